@@ -1,0 +1,14 @@
+//! vpp core: plain-Rust streaming engine, with PyO3 bindings behind the
+//! `python` feature (see `python/`).
+
+pub mod calendar;
+pub mod error;
+pub mod features;
+pub mod ring;
+pub mod spec;
+pub mod stats;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{CoreError, CoreResult};

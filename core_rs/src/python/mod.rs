@@ -1,0 +1,18 @@
+//! PyO3 bindings: a thin layer that converts arguments, releases the GIL for
+//! batch calls and maps `CoreError` to `vpp.errors`. No engine logic here.
+
+use pyo3::prelude::*;
+
+mod errors;
+mod features;
+mod gil;
+
+pub(crate) use errors::to_pyerr;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    features::register(m)?;
+    Ok(())
+}
