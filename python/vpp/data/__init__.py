@@ -1,0 +1,1 @@
+"""Data files shipped with vpp (read them through :mod:`importlib.resources`)."""
