@@ -1,0 +1,217 @@
+use proptest::prelude::*;
+
+use super::*;
+
+const MIN_NS: i64 = 60_000_000_000;
+
+fn agents(n_units: usize, contracted_mw: f64, arbitrage: bool) -> AgentSet {
+    let units = vec![(BatteryParams::default(), 0usize); n_units];
+    let cfg = AgentConfig {
+        fr: FrParams {
+            contracted_mw,
+            ..Default::default()
+        },
+        arbitrage: ArbitrageParams {
+            enabled: arbitrage,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    AgentSet::new(units, 1, cfg).unwrap()
+}
+
+#[test]
+fn responds_on_the_same_event() {
+    let mut a = agents(4, 2.0, false);
+    let mut buf = vec![0.0; 4];
+    let d = a.decide(MIN_NS, 0, 50.0, 50.0, &mut buf).unwrap();
+    assert_eq!(d.fr_required_mw, 0.0);
+    let d = a.decide(2 * MIN_NS, 0, 49.5, 50.0, &mut buf).unwrap();
+    assert!((d.fr_required_mw - 2.0).abs() < 1e-12);
+    assert!((d.total_mw - 2.0).abs() < 1e-9, "{d:?}");
+    assert_eq!(d.reason, Reason::FrequencyResponse);
+    assert!((buf.iter().sum::<f64>() - d.total_mw).abs() < 1e-9);
+    let d = a.decide(3 * MIN_NS, 0, 50.5, 50.0, &mut buf).unwrap();
+    assert!(
+        (d.total_mw + 2.0).abs() < 1e-9,
+        "high frequency charges: {d:?}"
+    );
+    assert!((a.record().compliance() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn non_finite_inputs_hold_and_count() {
+    let mut a = agents(2, 1.0, false);
+    let mut buf = vec![0.0; 2];
+    let d1 = a.decide(MIN_NS, 0, 49.7, 40.0, &mut buf).unwrap();
+    let d2 = a
+        .decide(2 * MIN_NS, 0, f64::NAN, f64::INFINITY, &mut buf)
+        .unwrap();
+    assert_eq!(d2.fr_required_mw, d1.fr_required_mw);
+    assert_eq!(d2.arbitrage_mw, d1.arbitrage_mw);
+    assert_eq!(d2.reason, Reason::HoldNonFinite);
+    assert_eq!(a.counters().non_finite_frequency, 1);
+    assert_eq!(a.counters().non_finite_price, 1);
+}
+
+#[test]
+fn bad_calls_are_errors() {
+    let mut a = agents(2, 0.0, true);
+    let mut buf = vec![0.0; 2];
+    a.decide(MIN_NS, 0, 50.0, 40.0, &mut buf).unwrap();
+    assert!(matches!(
+        a.decide(MIN_NS, 0, 50.0, 40.0, &mut buf),
+        Err(CoreError::OutOfOrder { .. })
+    ));
+    assert!(matches!(
+        a.decide(2 * MIN_NS, 3, 50.0, 40.0, &mut buf),
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        a.decide(2 * MIN_NS, 0, 50.0, 40.0, &mut [0.0]),
+        Err(CoreError::Shape(_))
+    ));
+}
+
+#[test]
+fn contract_must_fit() {
+    let units = vec![(BatteryParams::default(), 0usize); 2];
+    // 2 MW for 15 min each way from 2 × 1.6 MWh usable is fine; 2 h is not.
+    let ok = AgentConfig {
+        fr: FrParams {
+            contracted_mw: 2.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(AgentSet::new(units.clone(), 1, ok).is_ok());
+    let long = AgentConfig {
+        fr: FrParams {
+            contracted_mw: 2.0,
+            sustain_s: 7200.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(
+        matches!(AgentSet::new(units.clone(), 1, long), Err(CoreError::InvalidParameter(m)) if m.starts_with("contracted_mw"))
+    );
+    let big = AgentConfig {
+        fr: FrParams {
+            contracted_mw: 3.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(AgentSet::new(units, 1, big).is_err());
+}
+
+#[test]
+fn trader_follows_forecast_within_unreserved_power() {
+    let mut a = agents(2, 1.0, true);
+    let mut buf = vec![0.0; 2];
+    let hour = 60 * MIN_NS;
+    let mut fc = vec![20.0; 6];
+    fc.extend(vec![200.0; 6]);
+    a.set_price_forecast(0, 0, &fc).unwrap();
+    let (lo, hi) = a.band_mwh(0).unwrap();
+    let mut max_abs: f64 = 0.0;
+    let mut stored = Vec::new();
+    for m in 0..(12 * 60) {
+        let ts = (m + 1) * MIN_NS;
+        let d = a
+            .decide(ts, 0, 50.0, fc[((m * MIN_NS) / hour) as usize], &mut buf)
+            .unwrap();
+        max_abs = max_abs.max(d.arbitrage_mw.abs());
+        stored.push(d.stored_mwh);
+    }
+    assert!(
+        max_abs <= 1.0 + 1e-9,
+        "2 MW fleet with 1 MW reserved traded {max_abs} MW"
+    );
+    let top = stored[6 * 60 - 1];
+    assert!(
+        top > hi - 0.1,
+        "charged in the cheap hours: {top} (band {lo}..{hi})"
+    );
+    assert!(*stored.last().unwrap() < lo + 0.1, "sold in the dear ones");
+    assert!(a.counters().energy_revenue > 0.0);
+}
+
+#[test]
+fn restores_into_band_after_an_event() {
+    let mut a = agents(1, 0.5, false);
+    let mut buf = vec![0.0];
+    let (lo, _) = a.band_mwh(0).unwrap();
+    let mut ts = 0;
+    // Ninety minutes at full response drains below the band...
+    for _ in 0..(90 * 60) {
+        ts += 1_000_000_000;
+        a.decide(ts, 0, 49.4, 50.0, &mut buf).unwrap();
+    }
+    let after = a.fleet().stored_mwh(Scope::All);
+    assert!(after < lo, "{after} vs {lo}");
+    // ...then an hour at nominal restores it.
+    for _ in 0..(60 * 60) {
+        ts += 1_000_000_000;
+        a.decide(ts, 0, 50.0, 50.0, &mut buf).unwrap();
+    }
+    let back = a.fleet().stored_mwh(Scope::All);
+    // The correction is exponential (τ = 15 min): within 5% of the deficit.
+    assert!(back >= lo - 0.05 * (lo - after), "{back} vs {lo}");
+    assert!(
+        back <= lo + 1e-9,
+        "restoring stops at the band edge: {back}"
+    );
+}
+
+#[test]
+fn batch_equals_loop_and_snapshot_resumes() {
+    let n = 3000;
+    let ts: Vec<i64> = (1..=n as i64).map(|i| i * MIN_NS).collect();
+    let sites = vec![0usize; n];
+    let f: Vec<f64> = (0..n)
+        .map(|i| 50.0 + 0.3 * ((i as f64) * 0.05).sin())
+        .collect();
+    let p: Vec<f64> = (0..n)
+        .map(|i| 50.0 + 40.0 * ((i as f64) * 2.0 * std::f64::consts::PI / 1440.0).sin())
+        .collect();
+    let mut a = agents(3, 1.0, true);
+    let out = a.run(&ts, &sites, &f, &p, None).unwrap();
+    let mut b = agents(3, 1.0, true);
+    let mut buf = vec![0.0; 3];
+    let half = n / 2;
+    for i in 0..half {
+        let d = b.decide(ts[i], 0, f[i], p[i], &mut buf).unwrap();
+        assert_eq!(d.total_mw, out.total_mw[i]);
+    }
+    let mut c = AgentSet::restore(&b.snapshot().unwrap()).unwrap();
+    for i in half..n {
+        let d = c.decide(ts[i], 0, f[i], p[i], &mut buf).unwrap();
+        assert_eq!(d.total_mw, out.total_mw[i]);
+        assert_eq!(d.reason as u8, out.reason[i]);
+    }
+    assert!(a.counters().plans > 0);
+    assert!(AgentSet::restore(b"junk").is_err());
+}
+
+proptest! {
+    #[test]
+    fn units_stay_in_bounds_and_reserve_is_kept(
+        steps in proptest::collection::vec((49.0f64..51.0, -100.0f64..300.0, 1i64..600), 1..300),
+    ) {
+        let mut a = agents(3, 1.5, true);
+        a.set_price_forecast(0, 0, &[10.0, 300.0, 10.0, 300.0]).unwrap();
+        let mut buf = vec![0.0; 3];
+        let mut ts = 0i64;
+        for (f, p, dt) in steps {
+            ts += dt * 1_000_000_000;
+            let d = a.decide(ts, 0, f, p, &mut buf).unwrap();
+            prop_assert!(d.arbitrage_mw.abs() <= 1.5 + 1e-9);
+            prop_assert!(d.total_mw.abs() <= 3.0 + 1e-9);
+            for u in a.fleet().units() {
+                prop_assert!(u.soc() >= 0.1 - 1e-12 && u.soc() <= 0.9 + 1e-12);
+            }
+        }
+    }
+}
