@@ -76,7 +76,9 @@ def add_input_args(
         knobs = parser.add_argument_group("twin (with --twin)")
         knobs.add_argument("--days", type=float, help="days to simulate")
         knobs.add_argument(
-            "--resolution", metavar="STEP", help="output step, e.g. 1s, 1min, 15min, 1h"
+            "--resolution",
+            metavar="STEP",
+            help="output step, e.g. 1s, 1min, 15min, 1h, or seconds",
         )
         knobs.add_argument("--sites", type=int, metavar="N", help="number of sites")
         knobs.add_argument("--seed", type=int, help="random seed (same seed, same data)")
@@ -116,8 +118,9 @@ def load_input(args: argparse.Namespace, allow_sample: bool = False) -> Telemetr
             value = getattr(args, name, None)
             if value is not None:
                 knobs[name] = value
-        if "days" in knobs and float(knobs["days"]).is_integer():
-            knobs["days"] = int(knobs["days"])
+        res = knobs.get("resolution")
+        if isinstance(res, str) and res.replace(".", "", 1).isdigit():
+            knobs["resolution"] = float(res)  # a bare number is seconds
         t0 = time.perf_counter()
         frame = twin_mod.generate(**knobs)
         tel = Telemetry.from_frame(frame)

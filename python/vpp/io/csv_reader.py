@@ -186,7 +186,7 @@ def _read_header(path: Path, is_parquet: bool) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(c) for c in pq.read_schema(path).names]
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        return [str(c) for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         kind = "Parquet" if is_parquet else "CSV"
         raise InputFormatError(f"cannot read {path} as {kind}: {exc}") from None

@@ -44,7 +44,7 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -92,7 +92,7 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = ("received_ns", "source", "payload", "rea
 DEFAULT_STORE_PATH = Path("vpp-data") / "store.sqlite"
 
 #: Records to write: a DataFrame or a mapping of column name → array-like.
-Records = pd.DataFrame | Mapping[str, Any]
+Records: TypeAlias = pd.DataFrame | Mapping[str, Any]
 
 
 class Store(abc.ABC):

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vpp.errors import InputFormatError, VppError
+from vpp.errors import VppError
+from vpp.io.records import column_values, normalise_records, records_frame
 from vpp.io.store import (
     DISPATCH_COLUMNS,
     DISPATCH_REQUIRED,
@@ -32,7 +33,6 @@ from vpp.io.store import (
     Store,
 )
 from vpp.io.telemetry import Telemetry
-from vpp.io.timestamps import to_ns
 from vpp.schema import SIGNALS
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
@@ -76,20 +76,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _TABLES = ("telemetry", "forecast", "dispatch", "soc", "dead_letter")
-
-# Column kinds drive conversion on write and dtypes on read.
-_INT, _REAL, _TEXT, _KEY_TEXT = "int", "real", "text", "key_text"
-_KINDS: dict[str, str] = {
-    "ts_ns": _INT,
-    "target_ts_ns": _INT,
-    "horizon_steps": _INT,
-    "site": _KEY_TEXT,
-    "unit": _KEY_TEXT,
-    "target": _KEY_TEXT,
-    "agent": _TEXT,
-    "reason": _TEXT,
-    "model": _TEXT,
-}
 
 
 class SqliteStore(Store):
@@ -203,7 +189,7 @@ class SqliteStore(Store):
         return self._upsert("dispatch", records, DISPATCH_COLUMNS, DISPATCH_REQUIRED)
 
     def write_soc(self, records: Records) -> int:
-        df = _normalise(records, "soc", SOC_COLUMNS, SOC_REQUIRED)
+        df = normalise_records(records, "soc", SOC_COLUMNS, SOC_REQUIRED)
         last = (
             pd.DataFrame(
                 {
@@ -264,11 +250,11 @@ class SqliteStore(Store):
         also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> int:
         """INSERT OR REPLACE the records; ``also`` runs in the same transaction."""
-        df = _normalise(records, table, columns, required)
+        df = normalise_records(records, table, columns, required)
         if len(df) == 0:
             return 0
         cols = [c for c in columns if c in df.columns or c == "agent"]
-        lists = [_column_for_sql(df, c, table) for c in cols]
+        lists = [column_values(df, c, table) for c in cols]
         rows = list(zip(*lists, strict=True))
         marks = ", ".join("?" * len(cols))
         sql = f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) VALUES ({marks})"
@@ -313,7 +299,7 @@ class SqliteStore(Store):
         where, params = _where(site=site, target=target, horizon_steps=horizon_steps)
         issue = self._one(f"SELECT max(ts_ns) FROM forecast{where}", params)
         if issue is None or issue[0] is None:
-            return _frame([], FORECAST_COLUMNS)
+            return records_frame([], FORECAST_COLUMNS)
         where, params = _where(
             site=site, target=target, horizon_steps=horizon_steps, ts_eq=int(issue[0])
         )
@@ -361,7 +347,7 @@ class SqliteStore(Store):
         if site is not None:
             sql += " WHERE u.site = ?"
             params = (site,)
-        return _frame(self._all(sql + " ORDER BY u.site, u.unit", params), SOC_COLUMNS)
+        return records_frame(self._all(sql + " ORDER BY u.site, u.unit", params), SOC_COLUMNS)
 
     def soc_range(
         self,
@@ -416,7 +402,7 @@ class SqliteStore(Store):
             desc = ", ".join(f"{c} DESC" for c in order)
             sql = f"SELECT {cols} FROM {table}{where} ORDER BY {desc} LIMIT ?"
             rows = self._all(sql, (*params, int(last)))[::-1]
-        return _frame(rows, columns)
+        return records_frame(rows, columns)
 
 
 class _transaction:
@@ -470,84 +456,3 @@ def _where(
         clauses.append("ts_ns = ?")
         params.append(int(ts_eq))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _as_frame(records: Records) -> pd.DataFrame:
-    if isinstance(records, pd.DataFrame):
-        return records
-    try:
-        return pd.DataFrame(dict(records))
-    except (TypeError, ValueError) as exc:
-        raise InputFormatError(
-            f"records must be a DataFrame or columns of equal length: {exc}"
-        ) from None
-
-
-def _normalise(
-    records: Records, table: str, columns: Sequence[str], required: Sequence[str]
-) -> pd.DataFrame:
-    """Return the records as a frame with an int64 ``ts_ns`` and all required columns."""
-    df = _as_frame(records)
-    if "ts_ns" not in df.columns and "timestamp" in df.columns:
-        df = df.assign(ts_ns=to_ns(df["timestamp"], column="timestamp"))
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise InputFormatError(
-            f"{table} records lack column(s) {missing}; got {list(df.columns)}; "
-            f"columns are {list(columns)}"
-        )
-    if df["ts_ns"].dtype.kind != "i":
-        df = df.assign(ts_ns=to_ns(df["ts_ns"], column="ts_ns"))
-    return df
-
-
-def _column_for_sql(df: pd.DataFrame, col: str, table: str) -> list[Any]:
-    """Return one column as Python values SQLite can bind (missing → None)."""
-    kind = _KINDS.get(col, _REAL)
-    if col == "agent" and col not in df.columns:
-        return [""] * len(df)
-    s = df[col]
-    if kind == _REAL:
-        try:
-            arr = pd.to_numeric(s).to_numpy(dtype=np.float64, na_value=np.nan)
-        except (ValueError, TypeError) as exc:
-            raise InputFormatError(f"{table}.{col} must be numeric: {exc}") from None
-        return np.where(np.isfinite(arr), arr, np.nan).tolist()
-    missing = pd.isna(s).to_numpy(dtype=bool)
-    if kind == _INT:
-        if s.dtype.kind == "M" or isinstance(s.dtype, pd.DatetimeTZDtype):
-            if missing.any() and col != "target_ts_ns":
-                _raise_missing(table, col, missing)
-            out: list[Any] = [None] * len(s)
-            ok = ~missing
-            ns = to_ns(s[ok], column=col) if ok.any() else np.empty(0, np.int64)
-            for i, v in zip(np.flatnonzero(ok).tolist(), ns.tolist(), strict=True):
-                out[i] = v
-            return out
-        if missing.any():
-            if col != "target_ts_ns":
-                _raise_missing(table, col, missing)
-            return [None if m else int(v) for v, m in zip(s.tolist(), missing, strict=True)]
-        return s.to_numpy(dtype=np.int64).tolist()
-    if kind == _KEY_TEXT and missing.any():
-        _raise_missing(table, col, missing)
-    fill = "" if col == "agent" else None
-    return [fill if m else str(v) for v, m in zip(s.tolist(), missing, strict=True)]
-
-
-def _raise_missing(table: str, col: str, missing: np.ndarray) -> None:
-    row = int(np.flatnonzero(missing)[0])
-    raise InputFormatError(f"{table}.{col} is missing at row {row}; it is part of the key")
-
-
-def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(rows, columns=list(columns))
-    for col in columns:
-        kind = _KINDS.get(col, _REAL)
-        if kind == _REAL:
-            df[col] = df[col].astype(np.float64)
-        elif kind == _INT:
-            df[col] = df[col].astype("Int64" if df[col].isna().any() else np.int64)
-        else:
-            df[col] = df[col].astype(object)
-    return df

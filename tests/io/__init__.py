@@ -1,0 +1,1 @@
+"""Tests of vpp.io and the shared CLI input options."""
