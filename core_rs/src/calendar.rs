@@ -31,19 +31,31 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn write(ts_ns: i64, out: &mut [f64]) {
     let days = ts_ns.div_euclid(NS_PER_DAY);
     let ns_of_day = ts_ns.rem_euclid(NS_PER_DAY);
-    let hour = ns_of_day as f64 / 3.6e12;
-    let dow = (days + 3).rem_euclid(7); // 1970-01-01 was a Thursday
-    let (_, month, _) = civil_from_days(days);
-    let h = TAU * hour / 24.0;
-    let d = TAU * dow as f64 / 7.0;
-    let m = TAU * (month - 1) as f64 / 12.0;
-    out[0] = h.sin();
-    out[1] = h.cos();
-    out[2] = d.sin();
-    out[3] = d.cos();
-    out[4] = m.sin();
-    out[5] = m.cos();
-    out[6] = if dow >= 5 { 1.0 } else { 0.0 };
+    let (h_sin, h_cos) = (TAU * ns_of_day as f64 / NS_PER_DAY as f64).sin_cos();
+    out[0] = h_sin;
+    out[1] = h_cos;
+    out[2..7].copy_from_slice(&day_terms(days));
+}
+
+/// The terms that change once a day, memoised for the last day seen: the
+/// feature loop calls this for every event.
+fn day_terms(days: i64) -> [f64; 5] {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [f64; 5])> = const { std::cell::Cell::new((i64::MIN, [0.0; 5])) };
+    }
+    LAST.with(|last| {
+        let (d, terms) = last.get();
+        if d == days {
+            return terms;
+        }
+        let dow = (days + 3).rem_euclid(7); // 1970-01-01 was a Thursday
+        let (_, month, _) = civil_from_days(days);
+        let (d_sin, d_cos) = (TAU * dow as f64 / 7.0).sin_cos();
+        let (m_sin, m_cos) = (TAU * (month - 1) as f64 / 12.0).sin_cos();
+        let terms = [d_sin, d_cos, m_sin, m_cos, if dow >= 5 { 1.0 } else { 0.0 }];
+        last.set((days, terms));
+        terms
+    })
 }
 
 #[cfg(test)]

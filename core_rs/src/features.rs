@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar;
 use crate::ring::Ring;
 use crate::spec::{FeatureSpec, Layout, Stat};
-use crate::stats::WindowStats;
+use crate::stats::ChannelStats;
 use crate::{CoreError, CoreResult};
 
 /// Snapshot format version; bump when the serialized layout changes.
@@ -16,7 +16,7 @@ const SNAPSHOT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Channel {
     ring: Ring,
-    windows: Vec<WindowStats>,
+    stats: ChannelStats,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,7 +113,7 @@ impl FeatureEngine {
     fn new_site(&self) -> SiteState {
         let channel = Channel {
             ring: Ring::new(self.layout.max_history),
-            windows: self.spec.windows.iter().map(|&w| WindowStats::new(w, self.layout.flags)).collect(),
+            stats: ChannelStats::new(&self.spec.windows, self.layout.flags),
         };
         SiteState {
             last_ts_ns: None,
@@ -188,20 +188,18 @@ impl FeatureEngine {
         let mut o = 0;
         for (c, chan) in state.channels.iter_mut().enumerate() {
             chan.ring.push(ch[c]);
-            for w in chan.windows.iter_mut() {
-                w.update(&chan.ring);
-            }
+            chan.stats.update(&chan.ring);
             for &k in &spec.lags {
                 out[o] = chan.ring.get(k).unwrap_or(f64::NAN);
                 o += 1;
             }
-            for w in &chan.windows {
+            for i in 0..spec.windows.len() {
                 for s in &spec.stats {
                     out[o] = match s {
-                        Stat::Mean => w.mean(),
-                        Stat::Std => w.std(),
-                        Stat::Min => w.min(),
-                        Stat::Max => w.max(),
+                        Stat::Mean => chan.stats.mean(i),
+                        Stat::Std => chan.stats.std(i),
+                        Stat::Min => chan.stats.min(i),
+                        Stat::Max => chan.stats.max(i),
                     };
                     o += 1;
                 }

@@ -4,10 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// The last `capacity` values pushed, newest first by `get(0)`.
 ///
-/// Storage is allocated once at construction; `push` never allocates.
+/// Storage is allocated once at construction; `push` never allocates. The
+/// storage is rounded up to a power of two so that indexing is a mask, not a
+/// division: the feature loop reads the ring ~100 times per event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ring {
     buf: Vec<f64>,
+    capacity: usize,
+    mask: usize,
     /// Index where the next value is written.
     head: usize,
     len: usize,
@@ -16,11 +20,13 @@ pub struct Ring {
 impl Ring {
     /// A ring holding up to `capacity` values (at least 1).
     pub fn new(capacity: usize) -> Self {
-        Ring { buf: vec![f64::NAN; capacity.max(1)], head: 0, len: 0 }
+        let capacity = capacity.max(1);
+        let size = capacity.next_power_of_two();
+        Ring { buf: vec![f64::NAN; size], capacity, mask: size - 1, head: 0, len: 0 }
     }
 
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.capacity
     }
 
     pub fn len(&self) -> usize {
@@ -35,11 +41,8 @@ impl Ring {
     #[inline]
     pub fn push(&mut self, x: f64) {
         self.buf[self.head] = x;
-        self.head += 1;
-        if self.head == self.buf.len() {
-            self.head = 0;
-        }
-        if self.len < self.buf.len() {
+        self.head = (self.head + 1) & self.mask;
+        if self.len < self.capacity {
             self.len += 1;
         }
     }
@@ -50,9 +53,7 @@ impl Ring {
         if k >= self.len {
             return None;
         }
-        let cap = self.buf.len();
-        let idx = (self.head + cap - 1 - k) % cap;
-        Some(self.buf[idx])
+        Some(self.buf[self.head.wrapping_sub(1 + k) & self.mask])
     }
 
     /// The newest `n` values, oldest first (`n` is clamped to `len`).

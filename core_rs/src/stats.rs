@@ -100,28 +100,33 @@ impl RollingMoments {
 
     /// Whether cancellation would make `var` imprecise.
     fn drifted(&self) -> bool {
+        // n * m2 = n * s2 - s1^2, compared without a division.
+        let s1_sq = self.s1 * self.s1;
         self.s2_peak > MAX_CANCELLATION * self.s2
-            || (self.n >= 2 && self.s1 * self.s1 > MAX_CANCELLATION * self.n as f64 * self.m2())
+            || (self.n >= 2 && s1_sq > MAX_CANCELLATION * (self.n as f64 * self.s2 - s1_sq))
     }
 }
 
-/// Monotonic deque giving the max (or min) of the last `w` pushes in O(1)
-/// amortised, skipping missing values.
+/// Monotonic deque over the last `w_max` pushes, skipping missing values.
+///
+/// One deque answers every window `w <= w_max` of a channel: its entries are
+/// ordered by sequence number with monotone values, so the extreme of the
+/// last `w` pushes is the first entry still inside that window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MonoDeque {
     q: VecDeque<(u64, f64)>,
+    w_max: usize,
     is_max: bool,
 }
 
 impl MonoDeque {
-    pub fn new(w: usize, is_max: bool) -> Self {
-        MonoDeque { q: VecDeque::with_capacity(w + 1), is_max }
+    pub fn new(w_max: usize, is_max: bool) -> Self {
+        MonoDeque { q: VecDeque::with_capacity(w_max + 1), w_max, is_max }
     }
 
-    /// Add value `x` (at sequence number `seq`) and expire entries older
-    /// than `w` pushes.
+    /// Add value `x` (at sequence number `seq`) and expire old entries.
     #[inline]
-    pub fn push(&mut self, seq: u64, x: Option<f64>, w: usize) {
+    pub fn push(&mut self, seq: u64, x: Option<f64>) {
         if let Some(x) = x {
             while let Some(&(_, back)) = self.q.back() {
                 let dominated = if self.is_max { back <= x } else { back >= x };
@@ -133,19 +138,21 @@ impl MonoDeque {
             self.q.push_back((seq, x));
         }
         while let Some(&(s, _)) = self.q.front() {
-            if s + w as u64 > seq {
+            if s + self.w_max as u64 > seq {
                 break;
             }
             self.q.pop_front();
         }
     }
 
-    pub fn value(&self) -> f64 {
-        self.q.front().map_or(f64::NAN, |&(_, x)| x)
+    /// Extreme of the values pushed at sequence numbers `(seq - w, seq]`.
+    #[inline]
+    pub fn value(&self, seq: u64, w: usize) -> f64 {
+        self.q.iter().find(|&&(s, _)| s + w as u64 > seq).map_or(f64::NAN, |&(_, x)| x)
     }
 }
 
-/// Which statistics one window keeps.
+/// Which statistics a channel keeps.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct StatFlags {
     pub moments: bool,
@@ -153,105 +160,107 @@ pub struct StatFlags {
     pub max: bool,
 }
 
-/// All statistics of one window of one signal at one site.
+/// Rolling statistics of one signal at one site over several windows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WindowStats {
-    w: usize,
+pub struct ChannelStats {
+    windows: Vec<usize>,
     seq: u64,
-    n_missing: usize,
-    since_rebuild: usize,
-    moments: Option<RollingMoments>,
+    /// Sequence number of the newest missing value: a window is complete
+    /// only once it has moved past it.
+    last_missing: Option<u64>,
+    moments: Vec<RollingMoments>,
+    since_rebuild: Vec<usize>,
     min: Option<MonoDeque>,
     max: Option<MonoDeque>,
 }
 
-impl WindowStats {
-    pub fn new(w: usize, flags: StatFlags) -> Self {
-        WindowStats {
-            w,
+impl ChannelStats {
+    pub fn new(windows: &[usize], flags: StatFlags) -> Self {
+        let w_max = windows.iter().copied().max().unwrap_or(1);
+        let n_moments = if flags.moments { windows.len() } else { 0 };
+        ChannelStats {
+            windows: windows.to_vec(),
             seq: 0,
-            n_missing: 0,
-            since_rebuild: 0,
-            moments: flags.moments.then(RollingMoments::default),
-            min: flags.min.then(|| MonoDeque::new(w, false)),
-            max: flags.max.then(|| MonoDeque::new(w, true)),
+            last_missing: None,
+            moments: vec![RollingMoments::default(); n_moments],
+            since_rebuild: vec![0; n_moments],
+            min: flags.min.then(|| MonoDeque::new(w_max, false)),
+            max: flags.max.then(|| MonoDeque::new(w_max, true)),
         }
     }
 
     /// Account for the value just pushed onto `ring` (already holding it).
     ///
-    /// `ring` must hold at least `w + 1` values so that the one leaving the
-    /// window is still readable.
+    /// `ring` must hold at least `max(windows) + 1` values so that the value
+    /// leaving each window is still readable.
     #[inline]
     pub fn update(&mut self, ring: &Ring) {
         self.seq += 1;
         let x = ring.get(0).unwrap_or(f64::NAN);
         let valid = (!x.is_nan()).then_some(x);
-        let leaving = ring.get(self.w);
         if valid.is_none() {
-            self.n_missing += 1;
+            self.last_missing = Some(self.seq);
         }
-        if let Some(old) = leaving {
-            if old.is_nan() {
-                self.n_missing -= 1;
-            }
-        }
-        if let Some(m) = self.moments.as_mut() {
-            if let Some(old) = leaving.filter(|v| !v.is_nan()) {
+        for (i, m) in self.moments.iter_mut().enumerate() {
+            let w = self.windows[i];
+            if let Some(old) = ring.get(w).filter(|v| !v.is_nan()) {
                 m.remove(old);
             }
             if let Some(x) = valid {
                 m.add(x);
             }
-            self.since_rebuild += 1;
-            if self.since_rebuild >= self.w || m.drifted() {
-                self.since_rebuild = 0;
-                let newest = ring.last(self.w).filter(|v| !v.is_nan()).last();
-                if let Some(newest) = newest {
-                    m.rebuild(ring.last(self.w).filter(|v| !v.is_nan()), newest);
-                } else {
-                    *m = RollingMoments::default();
+            self.since_rebuild[i] += 1;
+            if self.since_rebuild[i] >= w || m.drifted() {
+                self.since_rebuild[i] = 0;
+                match ring.last(w).filter(|v| !v.is_nan()).last() {
+                    Some(newest) => m.rebuild(ring.last(w).filter(|v| !v.is_nan()), newest),
+                    None => *m = RollingMoments::default(),
                 }
             }
         }
         if let Some(q) = self.min.as_mut() {
-            q.push(self.seq, valid, self.w);
+            q.push(self.seq, valid);
         }
         if let Some(q) = self.max.as_mut() {
-            q.push(self.seq, valid, self.w);
+            q.push(self.seq, valid);
         }
     }
 
-    /// True when the window is full and holds no missing value.
+    /// True when window `i` is full and holds no missing value.
     #[inline]
-    pub fn complete(&self) -> bool {
-        self.seq >= self.w as u64 && self.n_missing == 0
+    pub fn complete(&self, i: usize) -> bool {
+        let w = self.windows[i] as u64;
+        self.seq >= w && self.last_missing.is_none_or(|m| m + w <= self.seq)
     }
 
-    pub fn mean(&self) -> f64 {
-        match (&self.moments, self.complete()) {
-            (Some(m), true) => m.mean(),
+    #[inline]
+    pub fn mean(&self, i: usize) -> f64 {
+        match self.moments.get(i) {
+            Some(m) if self.complete(i) => m.mean(),
             _ => f64::NAN,
         }
     }
 
-    pub fn std(&self) -> f64 {
-        match (&self.moments, self.complete()) {
-            (Some(m), true) => m.var().sqrt(),
+    #[inline]
+    pub fn std(&self, i: usize) -> f64 {
+        match self.moments.get(i) {
+            Some(m) if self.complete(i) => m.var().sqrt(),
             _ => f64::NAN,
         }
     }
 
-    pub fn min(&self) -> f64 {
-        match (&self.min, self.complete()) {
-            (Some(q), true) => q.value(),
+    #[inline]
+    pub fn min(&self, i: usize) -> f64 {
+        match &self.min {
+            Some(q) if self.complete(i) => q.value(self.seq, self.windows[i]),
             _ => f64::NAN,
         }
     }
 
-    pub fn max(&self) -> f64 {
-        match (&self.max, self.complete()) {
-            (Some(q), true) => q.value(),
+    #[inline]
+    pub fn max(&self, i: usize) -> f64 {
+        match &self.max {
+            Some(q) if self.complete(i) => q.value(self.seq, self.windows[i]),
             _ => f64::NAN,
         }
     }
@@ -280,21 +289,24 @@ mod tests {
         (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
     }
 
-    fn run(w: usize, xs: &[f64]) -> Result<(), TestCaseError> {
-        let mut ring = Ring::new(w + 1);
-        let mut st = WindowStats::new(w, ALL);
+    fn run(windows: &[usize], xs: &[f64]) -> Result<(), TestCaseError> {
+        let w_max = *windows.iter().max().unwrap();
+        let mut ring = Ring::new(w_max + 1);
+        let mut st = ChannelStats::new(windows, ALL);
         for (i, &x) in xs.iter().enumerate() {
             ring.push(x);
             st.update(&ring);
-            if i + 1 < w {
-                prop_assert!(st.mean().is_nan());
-                continue;
+            for (j, &w) in windows.iter().enumerate() {
+                if i + 1 < w {
+                    prop_assert!(st.mean(j).is_nan() && st.max(j).is_nan());
+                    continue;
+                }
+                let (mean, std, min, max) = naive(&xs[i + 1 - w..=i]);
+                prop_assert!(close(st.mean(j), mean, 1e-9), "mean {} vs {}", st.mean(j), mean);
+                prop_assert!(close(st.std(j), std, 1e-7), "std {} vs {}", st.std(j), std);
+                prop_assert!(close(st.min(j), min, 0.0));
+                prop_assert!(close(st.max(j), max, 0.0));
             }
-            let (mean, std, min, max) = naive(&xs[i + 1 - w..=i]);
-            prop_assert!(close(st.mean(), mean, 1e-9), "mean {} vs {}", st.mean(), mean);
-            prop_assert!(close(st.std(), std, 1e-7), "std {} vs {}", st.std(), std);
-            prop_assert!(close(st.min(), min, 0.0));
-            prop_assert!(close(st.max(), max, 0.0));
         }
         Ok(())
     }
@@ -310,8 +322,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn window_stats_match_naive(w in 1usize..12, xs in prop::collection::vec(value(), 0..200)) {
-            run(w, &xs)?;
+        fn window_stats_match_naive(
+            windows in prop::collection::btree_set(1usize..12, 1..4),
+            xs in prop::collection::vec(value(), 0..200),
+        ) {
+            run(&windows.into_iter().collect::<Vec<_>>(), &xs)?;
         }
     }
 
@@ -319,13 +334,13 @@ mod tests {
     fn constant_window_has_zero_std() {
         let xs = vec![0.1; 30];
         let mut ring = Ring::new(5);
-        let mut st = WindowStats::new(4, ALL);
+        let mut st = ChannelStats::new(&[4], ALL);
         for &x in &xs {
             ring.push(x);
             st.update(&ring);
         }
-        assert_eq!(st.std(), 0.0);
-        assert_eq!(st.mean(), 0.1);
+        assert_eq!(st.std(0), 0.0);
+        assert_eq!(st.mean(0), 0.1);
     }
 
     #[test]
@@ -334,7 +349,7 @@ mod tests {
         // 10^7 in the Python test suite.
         let w = 48;
         let mut ring = Ring::new(w + 1);
-        let mut st = WindowStats::new(w, ALL);
+        let mut st = ChannelStats::new(&[w], ALL);
         let mut state: u64 = 42;
         for _ in 0..1_000_000 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -344,7 +359,7 @@ mod tests {
         }
         let window: Vec<f64> = ring.last(w).collect();
         let (mean, std, _, _) = naive(&window);
-        assert!((st.std() - std).abs() <= 1e-9 * std, "{} vs {}", st.std(), std);
-        assert!((st.mean() - mean).abs() <= 1e-12 * mean);
+        assert!((st.std(0) - std).abs() <= 1e-9 * std, "{} vs {}", st.std(0), std);
+        assert!((st.mean(0) - mean).abs() <= 1e-12 * mean);
     }
 }

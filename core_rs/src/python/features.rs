@@ -256,7 +256,13 @@ impl PyFeatureEngine {
         }
         let idx = resolve_sites(&mut self.inner, sites, n, "grid")?;
         let f = self.inner.n_features();
-        let mut out = vec![0.0; n * f];
+        // Allocated by numpy, which asks for huge pages on large arrays:
+        // page faults on a fresh (n, 177) output otherwise cost as much as
+        // computing it.
+        let out_arr = unsafe { PyArray2::<f64>::new(py, [n, f], false) };
+        // SAFETY: the array was just created here, is C-contiguous and no
+        // other reference to it exists until it is returned.
+        let out = unsafe { out_arr.as_slice_mut()? };
         let owned;
         let v: &[f64] = match vals.as_slice() {
             Ok(s) => s,
@@ -274,8 +280,8 @@ impl PyFeatureEngine {
             }
         };
         let eng = &mut self.inner;
-        without_gil(py, || eng.process(t, v, &idx, mode, &mut out))?;
-        PyArray1::from_vec(py, out).reshape([n, f])
+        without_gil(py, || eng.process(t, v, &idx, mode, out))?;
+        Ok(out_arr)
     }
 
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {

@@ -105,6 +105,12 @@ class Telemetry:
             f"Telemetry(n={len(self)}, sites={len(self.site_ids())}, signals={self.signals}{span})"
         )
 
+    def slice(self, start: int, stop: int) -> Telemetry:
+        """Events ``start:stop`` (views, no copy), e.g. to cut a stream into batches."""
+        return Telemetry(
+            self.ts_ns[start:stop], self.sites[start:stop], self.values[start:stop], self.signals
+        )
+
     @classmethod
     def empty(cls, signals: Sequence[str] = SIGNALS) -> Telemetry:
         """Return a batch with no events and the given signal columns."""

@@ -1,0 +1,54 @@
+"""``vpp run``: the main job on the embedded default.
+
+With no input it simulates a week of the grid twin; otherwise it reads the
+given file. Events stream through the in-process pipeline (features, then
+forecasts and agents where available) and every record lands in the embedded
+SQLite store, which ``vpp mcp`` and ``vpp report`` read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from vpp.cli.common import add_input_args, add_log_args, setup_logging
+
+log = logging.getLogger("vpp.run")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "run",
+        help="run the pipeline on the embedded default (twin + SQLite), no servers needed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_args(p, twin=True, required=False)
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="where records go: a SQLite path or sqlite:///PATH (default: $VPP_STORE or "
+        "./vpp-data/store.sqlite)",
+    )
+    p.add_argument(
+        "--batch-events",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="events per in-process stream batch (default: 4096)",
+    )
+    add_log_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vpp.runtime.embedded import run_embedded
+
+    setup_logging(args)
+    if args.input is None and not args.twin:
+        args.twin = True
+    summary = run_embedded(args)
+    import orjson
+
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    return 0

@@ -1,0 +1,1 @@
+"""Running the pipeline: the in-process (embedded) path and shared batch processing."""
