@@ -135,6 +135,7 @@ class InfluxConn:
         org: Always ``"-"`` on InfluxDB 1.8.
         bucket: ``"<database>/<retention policy>"``, e.g. ``"vpp/autogen"``.
         db: The database name alone, for InfluxQL.
+        flux: Whether the server answers Flux on ``/api/v2/query``.
     """
 
     url: str
@@ -142,6 +143,7 @@ class InfluxConn:
     org: str
     bucket: str
     db: str
+    flux: bool = True
 
     def influxql(self, query: str, *, write: bool = False) -> list[dict[str, Any]]:
         """Run an InfluxQL statement on the v1 ``/query`` endpoint.
@@ -206,6 +208,7 @@ def ensure_influx() -> InfluxConn:
         org=env.get("VPP_INFLUX_ORG", "-"),
         bucket=env.get("VPP_INFLUX_BUCKET", f"{db}/autogen"),
         db=db,
+        flux=env.get("VPP_INFLUX_FLUX", "1") != "0",
     )
 
 

@@ -13,6 +13,7 @@
 #   VPP_INFLUX_PORT    InfluxDB HTTP port (default 18086)
 #   VPP_INFLUX_RPC_PORT  InfluxDB backup/RPC port (default 18088)
 #   VPP_INFLUX_DB      database created at start (default vpp)
+#   VPP_INFLUX_FLUX    1 (default) enables Flux on /api/v2/query, 0 disables it
 
 set -euo pipefail
 
@@ -26,6 +27,7 @@ KAFKA_CONTROLLER_PORT="${VPP_KAFKA_CONTROLLER_PORT:-19093}"
 INFLUX_PORT="${VPP_INFLUX_PORT:-18086}"
 INFLUX_RPC_PORT="${VPP_INFLUX_RPC_PORT:-18088}"
 INFLUX_DB="${VPP_INFLUX_DB:-vpp}"
+INFLUX_FLUX="${VPP_INFLUX_FLUX:-1}"
 # Auth is off on the test server; the token keeps the user:password shape that
 # InfluxDB 1.8's v2-compatible API expects, so clients work unchanged if on.
 INFLUX_TOKEN="${VPP_INFLUX_TOKEN:-vpp:vpp}"
@@ -97,6 +99,7 @@ VPP_INFLUX_TOKEN=$INFLUX_TOKEN
 VPP_INFLUX_ORG=-
 VPP_INFLUX_BUCKET=$INFLUX_DB/autogen
 VPP_INFLUX_DB=$INFLUX_DB
+VPP_INFLUX_FLUX=$INFLUX_FLUX
 EOF
     mv "$tmp" "$STATE_DIR/env"
 }

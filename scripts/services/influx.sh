@@ -10,7 +10,9 @@
 #   stop     SIGTERM by PID file (data kept, so start resumes it)
 #   status   exit 0 when running and healthy, 1 otherwise
 #   build    only build the binary
-# Environment: see common.sh; also VPP_INFLUX_READY_TIMEOUT_S (default 30).
+# Environment: see common.sh; also VPP_INFLUX_READY_TIMEOUT_S (default 30) and
+# VPP_INFLUX_FLUX (default 1; 0 turns Flux off: start-up drops from ~2.6 s to
+# ~0.1 s, /api/v2/query then answers an error, InfluxQL /query still works).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 INFLUX_VERSION=1.8.10
@@ -39,6 +41,8 @@ build() {
         go build -trimpath -o "$BIN.tmp" \
             -ldflags "-s -w -X main.version=$INFLUX_VERSION -X main.branch=1.8" \
             github.com/influxdata/influxdb/cmd/influxd
+        # The binary is what is cached; its ~350 MB of build cache is not needed.
+        go clean -cache
     ) >&2 || die "influx: go build failed"
     mv "$BIN.tmp" "$BIN"
 }
@@ -69,7 +73,7 @@ bind-address = "$HOST:$INFLUX_RPC_PORT"
   bind-address = "$HOST:$INFLUX_PORT"
   auth-enabled = false
   log-enabled = false
-  flux-enabled = true
+  flux-enabled = $([[ "$INFLUX_FLUX" == 0 ]] && echo false || echo true)
   max-body-size = 0
 
 [subscriber]

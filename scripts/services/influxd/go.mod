@@ -1,3 +1,9 @@
+// Wrapper module that builds InfluxDB 1.8.10's server with the local Go:
+//   go build github.com/influxdata/influxdb/cmd/influxd   (see ../influx.sh)
+// Checked with go1.26.8: v1.8.10's own dependency versions build and run as
+// they are (modern-go/reflect2, the usual breakage on Go >= 1.18, is not
+// linked into influxd), so nothing is raised here yet. If a newer Go breaks a
+// dependency, require the fixed version below and run `go mod tidy`.
 module vpp.local/services/influxd
 
 go 1.21
