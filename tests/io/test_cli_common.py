@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpp.cli.common import add_input_args, add_log_args, load_input, progress, setup_logging
+from vpp.cli.common import (
+    add_input_args,
+    add_log_args,
+    add_store_arg,
+    load_input,
+    progress,
+    setup_logging,
+)
 from vpp.errors import InputFormatError, ParameterError
 from vpp.io import read_telemetry, sample_telemetry_path
 
@@ -134,3 +141,19 @@ def test_quiet_keeps_warnings_only(capsys: pytest.CaptureFixture[str]) -> None:
         logging.getLogger("vpp").handlers.clear()
     err = capsys.readouterr().err
     assert "careful" in err and "chatty" not in err
+
+
+def test_store_option_defaults_to_the_embedded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpp.io import open_store
+
+    parser = argparse.ArgumentParser()
+    add_store_arg(parser)
+    assert parser.parse_args([]).store is None
+    monkeypatch.chdir(tmp_path)
+    with open_store(parser.parse_args([]).store) as store:
+        store.set_meta("run", 1)
+    assert (tmp_path / "vpp-data" / "store.sqlite").is_file()
+    with open_store(parser.parse_args(["--store", "other.db"]).store) as store:
+        assert store.get_meta("run") is None

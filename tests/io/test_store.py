@@ -326,3 +326,21 @@ def test_reader_sees_whole_batches_while_another_process_writes(tmp_path: Path) 
     assert all(n % size == 0 for n in seen), "a reader saw part of a batch"
     assert seen == sorted(seen)
     assert len(set(seen) - {0, final}) > 0, "the reader never overlapped the writer"
+
+
+def test_one_store_shared_by_threads(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_store(tmp_path / "s.db") as store:
+
+        def write(k: int) -> int:
+            return store.write_telemetry(make_telemetry(500, sites=1, t0=T0 + k * 10**15))
+
+        def read(_: int) -> int:
+            return len(store.latest_telemetry())
+
+        with ThreadPoolExecutor(4) as pool:
+            written = list(pool.map(write, range(8)))
+            reads = list(pool.map(read, range(50)))
+        assert sum(written) == store.count("telemetry") == 8 * 500
+        assert set(reads) == {1}

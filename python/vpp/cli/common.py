@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_input_args",
     "add_log_args",
+    "add_store_arg",
     "load_input",
     "progress",
     "setup_logging",
@@ -139,6 +140,20 @@ def load_input(args: argparse.Namespace, allow_sample: bool = False) -> Telemetr
     tel = read_telemetry(path, columns=mapping, units=units)
     log.info("read %d events from %s in %.2f s", len(tel), path, time.perf_counter() - t0)
     return tel
+
+
+def add_store_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store URL``; pass ``args.store`` to :func:`vpp.io.open_store`.
+
+    The default (``None``) is ``$VPP_STORE`` if set, else ``./vpp-data/store.sqlite``.
+    """
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="store: a SQLite path or sqlite:///PATH (default: $VPP_STORE or "
+        "./vpp-data/store.sqlite), or influx://... when the streaming extra is set up",
+    )
 
 
 def add_log_args(parser: argparse.ArgumentParser) -> None:
