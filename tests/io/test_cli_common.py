@@ -151,6 +151,7 @@ def test_store_option_defaults_to_the_embedded_store(
     parser = argparse.ArgumentParser()
     add_store_arg(parser)
     assert parser.parse_args([]).store is None
+    monkeypatch.delenv("VPP_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
     with open_store(parser.parse_args([]).store) as store:
         store.set_meta("run", 1)

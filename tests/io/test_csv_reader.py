@@ -132,6 +132,12 @@ def test_bad_timestamp_names_the_line_and_value(tmp_path: Path) -> None:
         read_telemetry(path)
 
 
+def test_epoch_column_with_a_text_cell_names_it(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "timestamp,load_mw\n1700000000,1\n1700000900,2\nsoon,3\n")
+    with pytest.raises(InputFormatError, match=r"'soon'.*line 4.*epoch numbers"):
+        read_telemetry(path)
+
+
 def test_missing_timestamp_names_the_line(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "timestamp,load_mw\n2024-01-01T00:00Z,1\n,2\n")
     with pytest.raises(InputFormatError, match=r"missing timestamp.*line 3"):

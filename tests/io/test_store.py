@@ -226,6 +226,7 @@ def test_count_rejects_unknown_table(store: Store) -> None:
 
 # -- URLs, files and modes -------------------------------------------------------
 def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VPP_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:///rel/a.db") as s:
         assert isinstance(s, SqliteStore)

@@ -89,8 +89,17 @@ def to_ns(
     text = col.astype("string").str.strip()
     empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
     _raise_on_missing(empty, column, row)
-    numbers = pd.to_numeric(text, errors="coerce")
-    if not numbers.isna().any():
+    if len(text) and _is_number(str(text.iloc[0])):
+        # Epoch numbers that arrived as text (e.g. a stray bad cell made the
+        # column text): a cell that is not a number is then an error.
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = numbers.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputFormatError(
+                f"cannot parse timestamp {text.iloc[i]!r} in column {column!r} at {row(i)}: "
+                "the column holds epoch numbers"
+            )
         return _numeric_to_ns(numbers.to_numpy(), column, epoch_unit, row)
     dt = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = dt.isna().to_numpy()
@@ -123,6 +132,14 @@ def _numeric_to_ns(values: np.ndarray, column: str, unit: EpochUnit, row: RowRef
     if factor != 1 and np.any(np.abs(ints) > np.iinfo(np.int64).max // factor):
         raise InputFormatError(f"epoch timestamps in column {column!r} overflow int64 ns")
     return ints * factor
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _raise_on_missing(missing: np.ndarray, column: str, row: RowRef) -> None:
