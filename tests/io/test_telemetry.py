@@ -143,3 +143,21 @@ def test_site_ids_and_for_site() -> None:
     assert b.ts_ns.tolist() == [1, 3] and b.column("load_mw").tolist() == [1.0, 3.0]
     assert "n=3" in repr(tel) and "sites=2" in repr(tel)
     assert len(Telemetry.empty()) == 0
+
+
+def test_slice_batches_and_concat() -> None:
+    df = pd.DataFrame({"ts_ns": np.arange(10), "site": "a", "load_mw": np.arange(10.0)})
+    tel = Telemetry.from_frame(df)
+    part = tel.slice(3, 6)
+    assert part.ts_ns.tolist() == [3, 4, 5]
+    assert np.shares_memory(part.values, tel.values)  # a view, no copy
+    sizes = [len(b) for b in tel.batches(4)]
+    assert sizes == [4, 4, 2]
+    joined = Telemetry.concat(list(tel.batches(4)))
+    np.testing.assert_array_equal(joined.values, tel.values)
+    other = Telemetry(np.array([10]), "a", [[1.0]], ["wind_mw"])
+    mixed = Telemetry.concat([tel.slice(8, 10), other])
+    assert mixed.signals == ["load_mw", "wind_mw"]
+    assert np.isnan(mixed.values[2, 0]) and np.isnan(mixed.values[0, 1])
+    with pytest.raises(InputFormatError, match="positive"):
+        next(tel.batches(0))

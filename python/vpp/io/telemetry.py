@@ -7,7 +7,7 @@ C-contiguous float64 matrix with a column per canonical signal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +235,26 @@ class Telemetry:
             if name in self.signals:
                 values[:, j] = self.values[:, self.signals.index(name)]
         return Telemetry(ts_ns=self.ts_ns, sites=self.sites, values=values, signals=wanted)
+
+    def batches(self, size: int) -> Iterator[Telemetry]:
+        """Yield consecutive batches of at most ``size`` events, in order."""
+        if size <= 0:
+            raise InputFormatError(f"batch size must be positive, got {size}")
+        for start in range(0, len(self), size):
+            yield self.slice(start, start + size)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Telemetry]) -> Telemetry:
+        """Join batches end to end (no re-sorting); signals are their union, absent ones NaN."""
+        if not parts:
+            return cls.empty()
+        signals = [s for s in SIGNALS if any(s in p.signals for p in parts)]
+        return cls(
+            ts_ns=np.concatenate([p.ts_ns for p in parts]),
+            sites=np.concatenate([p.sites for p in parts]),
+            values=np.concatenate([p.select(signals, fill_missing=True).values for p in parts]),
+            signals=signals,
+        )
 
     def site_ids(self) -> list[str]:
         """Return the distinct site ids, sorted."""
