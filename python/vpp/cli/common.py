@@ -195,7 +195,12 @@ def setup_logging(args: argparse.Namespace) -> None:
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+                datefmt="%Y-%m-%dT%H:%M:%S",
+            )
+        )
     handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
     root = logging.getLogger("vpp")
     root.handlers[:] = [handler]
