@@ -185,6 +185,23 @@ def test_site_column_default_site_and_site_filter(tmp_path: Path) -> None:
     assert read_telemetry(single, site="plant-9").site_ids() == ["plant-9"]
 
 
+def test_semicolon_and_tab_separated_files_and_a_bom(tmp_path: Path) -> None:
+    semi = write_csv(tmp_path, "Zeit;Last\n2024-01-01T00:00Z;1.5\n", "semi.csv")
+    tel = read_telemetry(semi, columns={"timestamp": "Zeit", "load_mw": "Last"})
+    assert tel.values.tolist() == [[1.5]]
+    tab = write_csv(tmp_path, "timestamp\tload_mw\n0\t2\n", "tab.csv")
+    assert read_telemetry(tab).values.tolist() == [[2.0]]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbftimestamp,load_mw\n0,3\n")
+    assert read_telemetry(bom).values.tolist() == [[3.0]]
+
+
+def test_empty_files(tmp_path: Path) -> None:
+    assert len(read_telemetry(write_csv(tmp_path, "timestamp,load_mw\n", "h.csv"))) == 0
+    with pytest.raises(InputFormatError, match=r"cannot read .* as CSV"):
+        read_telemetry(write_csv(tmp_path, "", "e.csv"))
+
+
 def test_missing_file() -> None:
     with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
         read_telemetry("nope.csv")

@@ -16,6 +16,9 @@ Column resolution, in this order:
 * A ``site`` column is optional; without one every row belongs to ``site``
   (default ``"grid"``).
 
+CSV files are comma-separated; a file whose header splits only on ``;``, tab
+or ``|`` is read with that delimiter (decimal points must still be ``.``).
+
 Units: with ``units="kW"`` the power signals (``load_mw``, ``solar_mw``,
 ``wind_mw``) are divided by 1000 and prices (per kWh) multiplied by 1000, so
 the result is always in MW and per MWh. Frequency and temperature are unit-free
@@ -130,13 +133,13 @@ def read_telemetry(
             f"expected any of {list(MAPPABLE)}"
         )
     is_parquet = path.suffix.lower() in _PARQUET_SUFFIXES
-    found = _read_header(path, is_parquet)
+    found, sep = _read_header(path, is_parquet)
     row = RowRef("row", 0) if is_parquet else RowRef("line", 2)
 
     sources = _resolve_columns(found, mapping, path)
     time_src = sources.pop("timestamp")
     site_src = sources.pop("site", None)
-    df = _read_frame(path, is_parquet, [time_src, *sources.values()], site_src)
+    df = _read_frame(path, is_parquet, [time_src, *sources.values()], site_src, sep)
 
     ts = to_ns(df[time_src], column=time_src, epoch_unit="auto", row=row)
     if site_src is not None:
@@ -180,20 +183,29 @@ def _check_units(units: str) -> str:
     raise InputFormatError(f"unknown units {units!r}; expected one of {list(UNITS)}")
 
 
-def _read_header(path: Path, is_parquet: bool) -> list[str]:
+def _read_header(path: Path, is_parquet: bool) -> tuple[list[str], str]:
+    """Return the column names and the CSV delimiter."""
     try:
         if is_parquet:
             import pyarrow.parquet as pq
 
-            return [str(c) for c in pq.read_schema(path).names]
-        return [str(c) for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
+            return [str(c) for c in pq.read_schema(path).names], ","
+        cols = [str(c) for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
+        # Spreadsheets in many locales export ';'-separated files; a single
+        # comma-split column that holds another delimiter gives it away.
+        if len(cols) == 1:
+            for sep in (";", "\t", "|"):
+                if sep in cols[0]:
+                    head = pd.read_csv(path, nrows=0, sep=sep, skipinitialspace=True)
+                    return [str(c) for c in head.columns], sep
+        return cols, ","
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         kind = "Parquet" if is_parquet else "CSV"
         raise InputFormatError(f"cannot read {path} as {kind}: {exc}") from None
 
 
 def _read_frame(
-    path: Path, is_parquet: bool, wanted: list[str], site_src: str | None
+    path: Path, is_parquet: bool, wanted: list[str], site_src: str | None, sep: str
 ) -> pd.DataFrame:
     cols = list(dict.fromkeys([*wanted, *([site_src] if site_src else [])]))
     try:
@@ -203,7 +215,7 @@ def _read_frame(
         # stays text and is checked cell by cell in _numeric. Site ids stay text
         # so that "007" is not read as 7.
         dtype = {site_src: str} if site_src else None
-        return pd.read_csv(path, usecols=cols, dtype=dtype, skipinitialspace=True)
+        return pd.read_csv(path, sep=sep, usecols=cols, dtype=dtype, skipinitialspace=True)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         kind = "Parquet" if is_parquet else "CSV"
         raise InputFormatError(f"cannot read {path} as {kind}: {exc}") from None
