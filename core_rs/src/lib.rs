@@ -1,6 +1,7 @@
 //! vpp core: plain-Rust streaming engine, with PyO3 bindings behind the
 //! `python` feature (see `python/`).
 
+pub mod agents;
 pub mod calendar;
 pub mod error;
 pub mod features;

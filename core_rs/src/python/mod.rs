@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod agents;
 mod errors;
 mod features;
 mod gil;
@@ -14,5 +15,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     features::register(m)?;
+    agents::register(m)?;
     Ok(())
 }

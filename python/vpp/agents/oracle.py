@@ -328,9 +328,9 @@ def oracle_dp(
     # the band has at least `levels` levels.
     k = max(1, math.ceil((levels - 1) * step / span))
     delta = step / k
-    n_levels = int(math.floor(span / delta + 1e-9)) + 1
-    kc = int(math.floor(up / delta + 1e-9))
-    kd = int(math.floor(down / delta + 1e-9))
+    n_levels = math.floor(span / delta + 1e-9) + 1
+    kc = math.floor(up / delta + 1e-9)
+    kd = math.floor(down / delta + 1e-9)
     i0 = int(min(max(round((lim.e0_mwh - lim.lo_mwh) / delta), 0), n_levels - 1))
     _, path = _dp(
         p,
