@@ -179,7 +179,9 @@ impl FeatureEngine {
         let at = |i: Option<usize>| i.map_or(0.0, |i| ch[i]);
         let renewables_mw = at(layout.solar) + at(layout.wind);
         let load_mw = layout.load.map(|l| ch[l]);
-        let net_load = load_mw.map(|l| l - renewables_mw);
+        // Left to right, as the definition reads: rounding then matches
+        // `load - solar - wind` computed anywhere else.
+        let net_load = load_mw.map(|l| l - at(layout.solar) - at(layout.wind));
         if let Some(net) = net_load {
             ch[layout.n_channels - 1] = net;
         }
