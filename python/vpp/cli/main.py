@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "vpp.cli.run_cmd",
     "vpp.cli.features_cmd",
+    "vpp.cli.twin_cmd",
 )
 
 
