@@ -88,7 +88,7 @@ class LoadParams:
     """Electricity demand: daily × weekly × seasonal × temperature × noise.
 
     The daily shape (night trough, morning ramp, midday plateau, evening peak
-    around 18:30 local time) follows the familiar GB/European demand curve
+    around 18:00 local time) follows the familiar GB/European demand curve
     (e.g. NGESO historic demand data); its peak-to-trough ratio is about 1.6.
     Weekend factors of 0.92 (Saturday) and 0.87 (Sunday) are typical of
     European systems (ENTSO-E load data show weekend demand 5–15% below

@@ -42,12 +42,14 @@ def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
 
 def _raw_daily(hour: np.ndarray) -> np.ndarray:
     # Night base, broad daytime activity, evening peak (lighting + cooking +
-    # heating), a smaller morning peak.
+    # heating), a smaller morning peak and a late-evening tail, so that the
+    # trough falls in the small hours (≈ 3-4 h) as on real systems.
     return (
         0.62
-        + 0.33 * _bump(hour, 12.5, 4.5)
+        + 0.33 * _bump(hour, 13.0, 4.0)
         + 0.25 * _bump(hour, 18.5, 1.8)
         + 0.12 * _bump(hour, 8.0, 1.5)
+        + 0.10 * _bump(hour, 22.0, 2.0)
     )
 
 
