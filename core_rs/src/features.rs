@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar;
 use crate::ring::Ring;
-use crate::spec::{FeatureSpec, Layout, Stat};
+use crate::spec::{FeatureSpec, Layout};
 use crate::stats::ChannelStats;
 use crate::{CoreError, CoreResult};
 
@@ -133,7 +133,13 @@ impl FeatureEngine {
     /// `Shape` if `values` or `out` have the wrong length or `site` is not an
     /// index from `site_index`; `OutOfOrder` if `ts_ns` is not later than the
     /// site's last event (the state is then unchanged).
-    pub fn push(&mut self, ts_ns: i64, site: usize, values: &[f64], out: &mut [f64]) -> CoreResult<()> {
+    pub fn push(
+        &mut self,
+        ts_ns: i64,
+        site: usize,
+        values: &[f64],
+        out: &mut [f64],
+    ) -> CoreResult<()> {
         if values.len() != self.n_signals() {
             return Err(CoreError::Shape(format!(
                 "expected {} values (signals {:?}), got {}",
@@ -195,17 +201,7 @@ impl FeatureEngine {
                 out[o] = chan.ring.get(k).unwrap_or(f64::NAN);
                 o += 1;
             }
-            for i in 0..spec.windows.len() {
-                for s in &spec.stats {
-                    out[o] = match s {
-                        Stat::Mean => chan.stats.mean(i),
-                        Stat::Std => chan.stats.std(i),
-                        Stat::Min => chan.stats.min(i),
-                        Stat::Max => chan.stats.max(i),
-                    };
-                    o += 1;
-                }
-            }
+            o += chan.stats.write(&spec.stats, &mut out[o..]);
             if spec.diff {
                 out[o] = ch[c] - chan.ring.get(1).unwrap_or(f64::NAN);
                 o += 1;
@@ -217,7 +213,11 @@ impl FeatureEngine {
         }
         if let (true, Some(load), Some(net)) = (spec.interactions, load_mw, net_load) {
             if layout.renewable_share {
-                out[o] = if load > 0.0 { renewables_mw / load } else { f64::NAN };
+                out[o] = if load > 0.0 {
+                    renewables_mw / load
+                } else {
+                    f64::NAN
+                };
                 o += 1;
             }
             out[o] = match state.last_ts_ns {
@@ -264,7 +264,10 @@ impl FeatureEngine {
         for i in 0..n {
             let row = &mut out[i * f..(i + 1) * f];
             let site = sites[i];
-            if self.sites[site].last_ts_ns.is_some_and(|last| ts_ns[i] <= last) {
+            if self.sites[site]
+                .last_ts_ns
+                .is_some_and(|last| ts_ns[i] <= last)
+            {
                 row.fill(f64::NAN);
                 self.counters.out_of_order += 1;
                 continue;
@@ -371,23 +374,39 @@ mod tests {
         let mut b = engine();
         let n = 50;
         let f = a.n_features();
-        let ids: Vec<usize> = (0..n).map(|i| if i % 3 == 0 { "x" } else { "y" }).map(|s| a.site_index(s)).collect();
+        let ids: Vec<usize> = (0..n)
+            .map(|i| if i % 3 == 0 { "x" } else { "y" })
+            .map(|s| a.site_index(s))
+            .collect();
         for s in ["x", "y"] {
             b.site_index(s);
         }
         let ts: Vec<i64> = (0..n as i64).map(|i| i * 60_000_000_000).collect();
-        let vals: Vec<f64> = (0..2 * n).map(|i| if i % 17 == 0 { f64::NAN } else { (i * 7 % 13) as f64 }).collect();
+        let vals: Vec<f64> = (0..2 * n)
+            .map(|i| {
+                if i % 17 == 0 {
+                    f64::NAN
+                } else {
+                    (i * 7 % 13) as f64
+                }
+            })
+            .collect();
         let mut batch = vec![0.0; n * f];
-        a.process(&ts, &vals, &ids, OnOutOfOrder::Raise, &mut batch).unwrap();
+        a.process(&ts, &vals, &ids, OnOutOfOrder::Raise, &mut batch)
+            .unwrap();
         let mut row = vec![0.0; f];
         for i in 0..n {
             if i == 25 {
                 b = FeatureEngine::restore(&b.snapshot().unwrap()).unwrap();
             }
-            b.push(ts[i], ids[i], &vals[2 * i..2 * i + 2], &mut row).unwrap();
+            b.push(ts[i], ids[i], &vals[2 * i..2 * i + 2], &mut row)
+                .unwrap();
             for j in 0..f {
                 let (x, y) = (batch[i * f + j], row[j]);
-                assert!(x == y || (x.is_nan() && y.is_nan()), "row {i} col {j}: {x} vs {y}");
+                assert!(
+                    x == y || (x.is_nan() && y.is_nan()),
+                    "row {i} col {j}: {x} vs {y}"
+                );
             }
         }
     }

@@ -6,11 +6,10 @@
 //! from the window every `w` events (amortised O(1)) so rounding never
 //! accumulates over an unbounded stream. Min and max use monotonic deques.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::ring::Ring;
+use crate::spec::Stat;
 
 /// Rebuild the sums early when the shift has drifted this far from the
 /// window mean relative to its spread (squared ratio), or when the sum of
@@ -31,7 +30,13 @@ pub struct RollingMoments {
 
 impl Default for RollingMoments {
     fn default() -> Self {
-        RollingMoments { shift: f64::NAN, n: 0, s1: 0.0, s2: 0.0, s2_peak: 0.0 }
+        RollingMoments {
+            shift: f64::NAN,
+            n: 0,
+            s1: 0.0,
+            s2: 0.0,
+            s2_peak: 0.0,
+        }
     }
 }
 
@@ -40,7 +45,13 @@ impl RollingMoments {
     pub fn add(&mut self, x: f64) {
         if self.n == 0 {
             // An empty window re-anchors for free.
-            *self = RollingMoments { shift: x, n: 1, s1: 0.0, s2: 0.0, s2_peak: 0.0 };
+            *self = RollingMoments {
+                shift: x,
+                n: 1,
+                s1: 0.0,
+                s2: 0.0,
+                s2_peak: 0.0,
+            };
             return;
         }
         let d = x - self.shift;
@@ -64,7 +75,13 @@ impl RollingMoments {
 
     /// Rebuild from the given valid values, anchored at the newest one.
     pub fn rebuild(&mut self, values: impl Iterator<Item = f64>, newest: f64) {
-        *self = RollingMoments { shift: newest, n: 0, s1: 0.0, s2: 0.0, s2_peak: 0.0 };
+        *self = RollingMoments {
+            shift: newest,
+            n: 0,
+            s1: 0.0,
+            s2: 0.0,
+            s2_peak: 0.0,
+        };
         for x in values {
             let d = x - newest;
             self.n += 1;
@@ -111,44 +128,66 @@ impl RollingMoments {
 ///
 /// One deque answers every window `w <= w_max` of a channel: its entries are
 /// ordered by sequence number with monotone values, so the extreme of the
-/// last `w` pushes is the first entry still inside that window.
+/// last `w` pushes is the first entry still inside that window. Storage is a
+/// fixed power-of-two ring (at most `w_max` entries are ever live).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MonoDeque {
-    q: VecDeque<(u64, f64)>,
-    w_max: usize,
+    seqs: Vec<u64>,
+    vals: Vec<f64>,
+    mask: usize,
+    head: usize,
+    len: usize,
+    w_max: u64,
     is_max: bool,
 }
 
 impl MonoDeque {
     pub fn new(w_max: usize, is_max: bool) -> Self {
-        MonoDeque { q: VecDeque::with_capacity(w_max + 1), w_max, is_max }
+        let size = (w_max + 1).next_power_of_two();
+        MonoDeque {
+            seqs: vec![0; size],
+            vals: vec![0.0; size],
+            mask: size - 1,
+            head: 0,
+            len: 0,
+            w_max: w_max as u64,
+            is_max,
+        }
     }
 
     /// Add value `x` (at sequence number `seq`) and expire old entries.
     #[inline]
     pub fn push(&mut self, seq: u64, x: Option<f64>) {
         if let Some(x) = x {
-            while let Some(&(_, back)) = self.q.back() {
+            while self.len > 0 {
+                let back = self.vals[(self.head + self.len - 1) & self.mask];
                 let dominated = if self.is_max { back <= x } else { back >= x };
                 if !dominated {
                     break;
                 }
-                self.q.pop_back();
+                self.len -= 1;
             }
-            self.q.push_back((seq, x));
+            let at = (self.head + self.len) & self.mask;
+            self.seqs[at] = seq;
+            self.vals[at] = x;
+            self.len += 1;
         }
-        while let Some(&(s, _)) = self.q.front() {
-            if s + self.w_max as u64 > seq {
-                break;
-            }
-            self.q.pop_front();
+        while self.len > 0 && self.seqs[self.head] + self.w_max <= seq {
+            self.head = (self.head + 1) & self.mask;
+            self.len -= 1;
         }
     }
 
     /// Extreme of the values pushed at sequence numbers `(seq - w, seq]`.
     #[inline]
     pub fn value(&self, seq: u64, w: usize) -> f64 {
-        self.q.iter().find(|&&(s, _)| s + w as u64 > seq).map_or(f64::NAN, |&(_, x)| x)
+        for i in 0..self.len {
+            let at = (self.head + i) & self.mask;
+            if self.seqs[at] + w as u64 > seq {
+                return self.vals[at];
+            }
+        }
+        f64::NAN
     }
 }
 
@@ -226,6 +265,31 @@ impl ChannelStats {
         }
     }
 
+    /// Write the statistics `stats` of every window, window-major, into
+    /// `out` (NaN for incomplete windows); returns the number written.
+    #[inline]
+    pub fn write(&self, stats: &[Stat], out: &mut [f64]) -> usize {
+        let mut o = 0;
+        for (i, &w) in self.windows.iter().enumerate() {
+            let complete =
+                self.seq >= w as u64 && self.last_missing.is_none_or(|m| m + w as u64 <= self.seq);
+            for s in stats {
+                out[o] = if !complete {
+                    f64::NAN
+                } else {
+                    match s {
+                        Stat::Mean => self.moments[i].mean(),
+                        Stat::Std => self.moments[i].var().sqrt(),
+                        Stat::Min => self.min.as_ref().map_or(f64::NAN, |q| q.value(self.seq, w)),
+                        Stat::Max => self.max.as_ref().map_or(f64::NAN, |q| q.value(self.seq, w)),
+                    }
+                };
+                o += 1;
+            }
+        }
+        o
+    }
+
     /// True when window `i` is full and holds no missing value.
     #[inline]
     pub fn complete(&self, i: usize) -> bool {
@@ -271,7 +335,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: StatFlags = StatFlags { moments: true, min: true, max: true };
+    const ALL: StatFlags = StatFlags {
+        moments: true,
+        min: true,
+        max: true,
+    };
 
     fn naive(window: &[f64]) -> (f64, f64, f64, f64) {
         if window.iter().any(|v| v.is_nan()) {
@@ -302,7 +370,12 @@ mod tests {
                     continue;
                 }
                 let (mean, std, min, max) = naive(&xs[i + 1 - w..=i]);
-                prop_assert!(close(st.mean(j), mean, 1e-9), "mean {} vs {}", st.mean(j), mean);
+                prop_assert!(
+                    close(st.mean(j), mean, 1e-9),
+                    "mean {} vs {}",
+                    st.mean(j),
+                    mean
+                );
                 prop_assert!(close(st.std(j), std, 1e-7), "std {} vs {}", st.std(j), std);
                 prop_assert!(close(st.min(j), min, 0.0));
                 prop_assert!(close(st.max(j), max, 0.0));
@@ -316,7 +389,7 @@ mod tests {
             8 => -1e3f64..1e3,
             1 => Just(f64::NAN),
             1 => Just(7.0),
-            1 => (1e9f64..1e9 + 10.0),
+            1 => 1e9f64..1e9 + 10.0,
         ]
     }
 
@@ -352,14 +425,21 @@ mod tests {
         let mut st = ChannelStats::new(&[w], ALL);
         let mut state: u64 = 42;
         for _ in 0..1_000_000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let u = (state >> 11) as f64 / (1u64 << 53) as f64;
             ring.push(1e9 + u);
             st.update(&ring);
         }
         let window: Vec<f64> = ring.last(w).collect();
         let (mean, std, _, _) = naive(&window);
-        assert!((st.std(0) - std).abs() <= 1e-9 * std, "{} vs {}", st.std(0), std);
+        assert!(
+            (st.std(0) - std).abs() <= 1e-9 * std,
+            "{} vs {}",
+            st.std(0),
+            std
+        );
         assert!((st.mean(0) - mean).abs() <= 1e-12 * mean);
     }
 }
