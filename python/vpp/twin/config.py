@@ -8,7 +8,7 @@ Frequency defaults and where they come from (system base S = ``system_mw``):
 * ``inertia_h_s = 4`` s on the system base — GB's inertia has fallen to
   roughly 130–200 GVA·s on a 30–40 GW system, i.e. H of 4–5 s (NGESO System
   Operability Framework); classic thermal systems are 4–6 s (Kundur, *Power
-  System Stability and Control*, 1994, table 3.2).
+  System Stability and Control*, 1994, ch. 3).
 * ``damping_per_hz = 0.01`` — load self-regulation of 1 %/Hz, the value used
   for Continental Europe (UCTE Operation Handbook, Policy 1; ENTSO-E RG-CE
   frequency stability studies), applied to the system base.
@@ -23,9 +23,10 @@ Frequency defaults and where they come from (system base S = ``system_mw``):
   SQSS limits for that loss (not below 49.2 Hz; back above 49.5 Hz within
   60 s). GB primary response must be fully delivered within 10 s, which a
   4 s lag reaches in 2.5 time constants.
-* ``agc_time_s = 300`` — secondary control (aFRR) restores frequency with a
-  5-minute time constant, the ENTSO-E standard aFRR full activation time
-  (EU SOGL 2017/1485, harmonised at 5 min). ``None`` turns it off so that
+* ``agc_time_s = 300`` — secondary control (aFRR, defined by EU SOGL
+  2017/1485) restores frequency with a 5-minute time constant, the full
+  activation time of the European standard aFRR product (ACER decision
+  02/2020, PICASSO platform). ``None`` turns it off so that
   frequency stays at the droop offset after a trip.
 * ``imbalance_std_pu = 0.008`` and ``imbalance_tau_s = 60`` — the unscheduled
   imbalance (forecast errors, fast load and wind fluctuations) as an AR(1)

@@ -52,9 +52,10 @@ class WeatherParams:
     """Air temperature: seasonal cycle + diurnal cycle + AR(1) weather anomaly.
 
     Defaults describe a temperate maritime climate like London's: Met Office
-    1991–2020 averages for Heathrow give a mean of about 11.8 °C, a January
-    mean near 5.6 °C and a July mean near 19.6 °C (seasonal amplitude ≈ 7 °C),
-    with a mean daily range of about 8 °C (diurnal amplitude ≈ 4 °C).
+    1991–2020 averages for Heathrow give an annual mean of about 11–12 °C, a
+    January mean of about 5–6 °C and a July mean of about 19 °C (seasonal
+    amplitude ≈ 7 °C), with a mean daily range of 8–9 °C (diurnal amplitude
+    ≈ 4 °C).
     Synoptic weather anomalies persist for a few days (the lifetime of
     mid-latitude weather systems), hence a 2-day time constant.
 
