@@ -10,7 +10,6 @@ SHELL := /bin/bash
 PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
-export CARGO_HOME ?= $(HOME)/.cargo
 
 .PHONY: venv install develop run test lint fmt bench cargo-test services-up services-down clean
 
@@ -30,7 +29,11 @@ install: $(VPY)
 develop: $(VPY)
 	flock /tmp/vpp-build.lock $(VENV)/bin/maturin develop --release -q
 
-run: install
+# Install the package with its runtime extras (no test tools) and run the
+# main job on the embedded default: the grid twin into ./vpp-data/store.sqlite.
+run: $(VPY)
+	$(VPY) -m pip install -q maturin
+	$(VPY) -m pip install -q -e '.[all]'
 	$(VENV)/bin/vpp run
 
 cargo-test:
