@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from vpp.twin import TwinConfig, frequency_response, nadir_hz, rocof_hz_per_s, simulate
@@ -141,3 +143,43 @@ def test_noise_keeps_frequency_in_normal_operating_band() -> None:
     # Frequency is autocorrelated over seconds (inertia), not white noise.
     d = f - f.mean()
     assert np.dot(d[:-1], d[1:]) / np.dot(d, d) > 0.9
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.floats(2.0, 8.0),
+    system_mw=st.floats(1_000.0, 400_000.0),
+    damping=st.floats(0.0, 0.02),
+    droop=st.floats(0.03, 0.1),
+    share=st.floats(0.05, 0.5),
+    lag_s=st.floats(2.0, 10.0),
+    trip_pu=st.floats(0.005, 0.08),
+)
+def test_trip_physics_over_random_parameters(
+    h: float,
+    system_mw: float,
+    damping: float,
+    droop: float,
+    share: float,
+    lag_s: float,
+    trip_pu: float,
+) -> None:
+    trip_mw = trip_pu * system_mw
+    cfg, trace, dt = trip_run(
+        trip_mw,
+        inertia_h_s=h,
+        system_mw=system_mw,
+        damping_per_hz=damping,
+        droop=droop,
+        governor_share=share,
+        governor_lag_s=lag_s,
+    )
+    k = round(TRIP_AT_S / dt)
+    initial = (trace[k + 1] - trace[k]) / dt
+    assert initial == pytest.approx(expected_rocof(cfg, trip_mw), rel=0.05)
+    # Heavily damped corners approach the offset without overshoot.
+    assert nadir_hz(trace) <= trace[-1] + 1e-9
+    assert nadir_hz(trace) < cfg.nominal_hz
+    assert trace[-1] == pytest.approx(
+        cfg.nominal_hz + expected_offset_hz(cfg, trip_mw), abs=1e-3 * trip_pu
+    )
