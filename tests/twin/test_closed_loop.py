@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,3 +99,16 @@ def test_bad_battery_power_is_rejected() -> None:
     twin.reset()
     with pytest.raises(ParameterError, match="battery_power_mw"):
         twin.step(float("nan"))
+
+
+def test_pickled_twin_continues_identically() -> None:
+    cfg = TwinConfig(days=1, resolution="1h", sites=2, seed=6, trips=[(7200.0, 500.0)])
+    twin = GridTwin(cfg)
+    twin.reset()
+    for _ in range(5):
+        twin.step(50.0)
+    clone = pickle.loads(pickle.dumps(twin))
+    while not twin.done:
+        a, b = twin.step(20.0), clone.step(20.0)
+        np.testing.assert_array_equal(a.values, b.values)
+    assert clone.done
