@@ -101,7 +101,7 @@ class FeatureEngine(_core.FeatureEngine):
         >>> eng = FeatureEngine(FeatureSpec(signals=["load_mw"], lags=[1], windows=[2]))
         >>> _ = eng.push(0, [10.0])
         >>> row = eng.push(60_000_000_000, [12.0])
-        >>> dict(zip(eng.feature_names, row))["load_mw_mean2"]
+        >>> float(dict(zip(eng.feature_names, row))["load_mw_mean2"])
         11.0
 
     ``push(ts_ns, values, site="grid")`` applies one event and returns
