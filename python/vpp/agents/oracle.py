@@ -294,10 +294,10 @@ def oracle_dp(
 ) -> OracleResult:
     """Solve the perfect-foresight problem by DP over stored-energy levels.
 
-    The level spacing is chosen so that a full-power step in either direction
-    is a whole number of levels (at least ``levels`` levels over the band),
-    so the rated power is never lost to rounding. Memory is
-    ``len(prices) × levels`` int32.
+    The level spacing is chosen so that full-power steps in both directions
+    are (close to) whole numbers of levels, with at least ``levels`` levels
+    over the band, so little of the rated power is lost to rounding. Memory
+    is ``len(prices) × levels`` int32 (up to 4× more levels than asked).
 
     Args:
         prices: Price per MWh of each step.
@@ -324,14 +324,28 @@ def oracle_dp(
     step = max(up, down)
     if step <= 0:
         return OracleResult(0.0, np.zeros(n), np.full(n, lim.e0_mwh), 0.0)
-    # Spacing: the larger full-power move is an integer number of levels and
-    # the band has at least `levels` levels.
-    k = max(1, math.ceil((levels - 1) * step / span))
+    # Spacing: the larger full-power move is a whole number k of levels, the
+    # band has at least `levels` levels, and k is chosen (up to 4× the
+    # minimum) so that the smaller move loses the least to rounding down.
+    k0 = max(1, math.ceil((levels - 1) * step / span))
+    small = min(up, down)
+    ratio = small / step
+    k = k0
+    if ratio > 0:
+        best_loss = math.inf
+        for cand in range(k0, 4 * k0 + 1):
+            x = ratio * cand
+            loss = (x - math.floor(x + 1e-12)) / x
+            if loss < best_loss - 1e-12:
+                best_loss, k = loss, cand
+            if loss < 1e-4:
+                break
     delta = step / k
     n_levels = math.floor(span / delta + 1e-9) + 1
     kc = math.floor(up / delta + 1e-9)
     kd = math.floor(down / delta + 1e-9)
-    i0 = int(min(max(round((lim.e0_mwh - lim.lo_mwh) / delta), 0), n_levels - 1))
+    # Round the start down: the DP never starts with energy it does not have.
+    i0 = int(min(max(math.floor((lim.e0_mwh - lim.lo_mwh) / delta + 1e-9), 0), n_levels - 1))
     _, path = _dp(
         p,
         dt_h,
