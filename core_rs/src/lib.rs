@@ -5,6 +5,8 @@ pub mod agents;
 pub mod calendar;
 pub mod error;
 pub mod features;
+pub mod model;
+pub mod pipeline;
 pub mod ring;
 pub mod spec;
 pub mod stats;

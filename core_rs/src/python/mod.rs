@@ -7,6 +7,7 @@ mod agents;
 mod errors;
 mod features;
 mod gil;
+mod pipeline;
 
 pub(crate) use errors::to_pyerr;
 
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     features::register(m)?;
     agents::register(m)?;
+    pipeline::register(m)?;
     Ok(())
 }

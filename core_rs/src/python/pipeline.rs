@@ -1,0 +1,207 @@
+//! Bindings for the forecasting pipeline: `vpp._core.Pipeline`, subclassed by
+//! `vpp.pipeline.Pipeline` (which finds or compiles the model library).
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+
+use super::features::{parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d};
+use super::gil::without_gil;
+use super::to_pyerr;
+use crate::features::FeatureEngine;
+use crate::pipeline::Pipeline;
+use crate::CoreError;
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPipeline>()
+}
+
+/// Features and compiled quantile forecasts per event (see `vpp.pipeline`).
+#[pyclass(name = "Pipeline", module = "vpp.pipeline", subclass)]
+pub struct PyPipeline {
+    inner: Pipeline,
+    feats: Vec<f64>,
+    preds: Vec<f64>,
+}
+
+fn slice_or_copy<T: Copy + numpy::Element>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
+    a.as_array().iter().copied().collect()
+}
+
+#[pymethods]
+impl PyPipeline {
+    /// `Pipeline(spec, library, target, *, _state=None)`: `library` is the
+    /// path of a TL2cgen-compiled model; `_state` engine snapshot bytes.
+    #[new]
+    #[pyo3(signature = (spec, library, target, *, _state=None, **_kwargs))]
+    fn new(
+        spec: &Bound<'_, PyAny>,
+        library: std::path::PathBuf,
+        target: &str,
+        _state: Option<&[u8]>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let spec = spec_from_py(spec)?;
+        let engine = match _state {
+            Some(blob) => {
+                let eng = FeatureEngine::restore(blob).map_err(to_pyerr)?;
+                if *eng.spec() != spec {
+                    return Err(to_pyerr(CoreError::Snapshot(
+                        "the snapshot was taken with a different feature spec".into(),
+                    )));
+                }
+                eng
+            }
+            None => FeatureEngine::new(spec),
+        };
+        let inner = Pipeline::with_engine(engine, &library, target).map_err(to_pyerr)?;
+        let feats = vec![0.0; inner.n_features()];
+        let preds = vec![0.0; inner.n_outputs()];
+        Ok(PyPipeline {
+            inner,
+            feats,
+            preds,
+        })
+    }
+
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.inner.engine().feature_names()
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.inner.n_features()
+    }
+
+    #[getter]
+    fn n_outputs(&self) -> usize {
+        self.inner.n_outputs()
+    }
+
+    #[getter]
+    fn signals(&self) -> Vec<String> {
+        self.inner.engine().spec().signals.clone()
+    }
+
+    #[getter]
+    fn target(&self) -> String {
+        self.inner.target().to_string()
+    }
+
+    #[getter]
+    fn library(&self) -> String {
+        self.inner.model().path().display().to_string()
+    }
+
+    #[getter]
+    fn sites(&self) -> Vec<String> {
+        self.inner.engine().site_ids().to_vec()
+    }
+
+    #[getter]
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.engine().counters();
+        let d = PyDict::new(py);
+        d.set_item("events", c.events)?;
+        d.set_item("out_of_order", c.out_of_order)?;
+        d.set_item("sites", self.inner.engine().site_ids().len())?;
+        Ok(d)
+    }
+
+    /// One event: returns `(features float64[n_features], forecast
+    /// float64[n_outputs])`.
+    #[pyo3(signature = (ts_ns, values, site="grid"))]
+    fn push<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts_ns: i64,
+        values: &Bound<'py, PyAny>,
+        site: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let idx = self.inner.engine_mut().site_index(site);
+        let owned: Vec<f64>;
+        let arr = values.extract::<PyReadonlyArray1<'py, f64>>().ok();
+        let v: &[f64] = match arr.as_ref().map(|a| a.as_slice()) {
+            Some(Ok(s)) => s,
+            _ => {
+                owned = values.extract().map_err(|_| {
+                    PyTypeError::new_err(
+                        "values must be a 1-D sequence of floats in spec.signals order",
+                    )
+                })?;
+                &owned
+            }
+        };
+        self.inner
+            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds)
+            .map_err(to_pyerr)?;
+        let row = PyArray1::from_slice(py, &self.feats);
+        let pred = PyArray1::from_slice(py, &self.preds);
+        PyTuple::new(py, [row.into_any(), pred.into_any()])
+    }
+
+    /// A batch: returns `(features float64[n, n_features], forecasts
+    /// float64[n, n_outputs])`; releases the GIL.
+    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise"))]
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts_ns: &Bound<'py, PyAny>,
+        values: &Bound<'py, PyAny>,
+        sites: Option<&Bound<'py, PyAny>>,
+        on_out_of_order: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mode = parse_on_out_of_order(on_out_of_order)?;
+        let ts = ts_1d(py, ts_ns)?;
+        let vals = values_2d(py, values, self.inner.engine().n_signals())?;
+        let n = ts.len();
+        if vals.shape()[0] != n {
+            return Err(PyValueError::new_err(format!(
+                "values has {} rows for {n} timestamps",
+                vals.shape()[0]
+            )));
+        }
+        let idx = resolve_sites(self.inner.engine_mut(), sites, n, "grid")?;
+        let (f, t) = (self.inner.n_features(), self.inner.n_outputs());
+        // Allocated by numpy (see features.rs: huge pages for large outputs).
+        let feats_arr = unsafe { PyArray2::<f64>::new(py, [n, f], false) };
+        let preds_arr = unsafe { PyArray2::<f64>::new(py, [n, t], false) };
+        // SAFETY: both arrays were just created here, are C-contiguous and
+        // not shared until returned.
+        let feats = unsafe { feats_arr.as_slice_mut()? };
+        let preds = unsafe { preds_arr.as_slice_mut()? };
+        // Copy inputs Python could mutate while the GIL is released only
+        // when they are not contiguous; contiguous ones are read in place
+        // (documented in vpp.pipeline).
+        let owned_v;
+        let v: &[f64] = match vals.as_slice() {
+            Ok(s) => s,
+            Err(_) => {
+                owned_v = vals.as_array().iter().copied().collect::<Vec<f64>>();
+                &owned_v
+            }
+        };
+        let owned_t;
+        let t_ns: &[i64] = match ts.as_slice() {
+            Ok(s) => s,
+            Err(_) => {
+                owned_t = slice_or_copy(&ts);
+                &owned_t
+            }
+        };
+        let inner = &mut self.inner;
+        without_gil(py, || {
+            inner.process(t_ns, v, &idx, mode, feats, preds, None)
+        })?;
+        PyTuple::new(py, [feats_arr.into_any(), preds_arr.into_any()])
+    }
+
+    /// The feature engine's state (site histories) as bytes; the model is
+    /// not included (it is reloaded from its library).
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let blob = self.inner.engine().snapshot().map_err(to_pyerr)?;
+        Ok(PyBytes::new(py, &blob))
+    }
+}
