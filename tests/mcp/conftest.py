@@ -1,0 +1,32 @@
+"""Fixtures of the MCP tests: one store filled by ``vpp run`` per session,
+copied for tests that change it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mcp.helpers import copy_store, fill_store, train_tiny_model, write_fleet
+
+
+@pytest.fixture(scope="session")
+def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store filled by `vpp run --twin --days 2` (do not modify: copy it)."""
+    return fill_store(tmp_path_factory.mktemp("mcp-store") / "store.sqlite")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(base_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tiny_model(base_store, tmp_path_factory.mktemp("mcp-model") / "tiny")
+
+
+@pytest.fixture
+def store(base_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the filled store."""
+    return copy_store(base_store, tmp_path / "data")
+
+
+@pytest.fixture
+def fleet_file(tmp_path: Path) -> Path:
+    return write_fleet(tmp_path / "fleet.json")
