@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "vpp.cli.run_cmd",
     "vpp.cli.features_cmd",
     "vpp.cli.twin_cmd",
+    "vpp.cli.mcp_cmd",
 )
 
 
