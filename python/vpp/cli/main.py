@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "vpp.cli.features_cmd",
     "vpp.cli.twin_cmd",
     "vpp.cli.mcp_cmd",
+    "vpp.cli.produce_cmd",
+    "vpp.cli.consume_cmd",
 )
 
 

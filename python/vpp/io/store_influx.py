@@ -221,8 +221,7 @@ class InfluxStore(Store):
         """
         params = {"db": self.db, "rp": self.rp, "q": influxql, "epoch": "ns"}
         req = urllib.request.Request(f"{self.base_url}/query?{urllib.parse.urlencode(params)}")
-        user, _, password = self.token.partition(":")
-        if user:
+        if self.token.partition(":")[0]:
             req.add_header("Authorization", f"Token {self.token}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:

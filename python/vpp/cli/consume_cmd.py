@@ -1,0 +1,119 @@
+"""``vpp consume``: the streaming service on Kafka (and InfluxDB).
+
+Polls ``--topic`` in batches as member ``--group``, validates events (bad ones
+go to ``<topic>.dlq`` with the reason in the ``vpp.reason`` header), computes
+features, forecasts and dispatch per partition, produces records to
+``grid.forecast`` and ``grid.dispatch``, writes points to InfluxDB
+(``--influx-url``) or another store (``--store``), and commits offsets only
+after all of that is acknowledged. Run several with one ``--group`` to share
+the partitions; state follows partitions through a compacted checkpoint topic.
+SIGTERM or Ctrl-C finishes and commits the batch in hand, then exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+
+from vpp.cli.common import add_log_args, setup_logging
+
+log = logging.getLogger("vpp.consume")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "consume",
+        help="run the streaming service: Kafka in, forecasts/dispatch out, points to InfluxDB",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    k = p.add_argument_group("kafka")
+    k.add_argument("--brokers", required=True, metavar="HOST:PORT", help="bootstrap servers")
+    k.add_argument("--group", default="vpp", help="consumer group id (default: vpp)")
+    k.add_argument("--topic", default="grid.telemetry", help="input topic")
+    k.add_argument("--dlq-topic", help="dead-letter topic (default: <topic>.dlq)")
+    k.add_argument("--forecast-topic", default="grid.forecast", help="forecast records topic")
+    k.add_argument("--dispatch-topic", default="grid.dispatch", help="dispatch records topic")
+    k.add_argument("--state-topic", help="compacted checkpoint topic (default: <topic>.state)")
+    k.add_argument(
+        "--batch-events", type=int, default=10_000, metavar="N", help="most messages per poll"
+    )
+    i = p.add_argument_group("influxdb (optional)")
+    i.add_argument("--influx-url", metavar="URL", help="e.g. http://127.0.0.1:8086")
+    tok = i.add_mutually_exclusive_group()
+    tok.add_argument("--influx-token", help="token (user:password on InfluxDB 1.8)")
+    tok.add_argument("--influx-token-file", metavar="FILE", help="read the token from FILE")
+    i.add_argument("--influx-org", default="-", help="organisation ('-' on 1.8)")
+    i.add_argument("--influx-bucket", default="vpp/autogen", help="bucket (db/rp on 1.8)")
+    p.add_argument("--store", metavar="URL", help="another store instead of InfluxDB")
+    stop = p.add_argument_group("stopping")
+    stop.add_argument("--max-events", type=int, metavar="N", help="exit after N messages")
+    stop.add_argument(
+        "--idle-exit-s", type=float, metavar="S", help="exit after S seconds without messages"
+    )
+    add_log_args(p)
+    p.set_defaults(func=run)
+
+
+def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from vpp.errors import ParameterError
+
+    if args.influx_url and args.store:
+        raise ParameterError("give --influx-url or --store, not both")
+    if args.influx_url:
+        from vpp.io.store_influx import InfluxStore
+
+        token = args.influx_token or os.environ.get("VPP_INFLUX_TOKEN") or "vpp:vpp"
+        if args.influx_token_file:
+            with open(args.influx_token_file, encoding="utf-8") as fh:
+                token = fh.read().strip()
+        return InfluxStore(
+            args.influx_url, token=token, org=args.influx_org, bucket=args.influx_bucket
+        )
+    if args.store:
+        from vpp.io import open_store
+
+        return open_store(args.store)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    import orjson
+
+    from vpp.stream.consumer import ConsumerConfig, StreamConsumer
+    from vpp.stream.errors import StreamStopped
+
+    setup_logging(args)
+    store = _open_store(args)
+    config = ConsumerConfig(
+        brokers=args.brokers,
+        group=args.group,
+        topic=args.topic,
+        dlq_topic=args.dlq_topic,
+        forecast_topic=args.forecast_topic,
+        dispatch_topic=args.dispatch_topic,
+        state_topic=args.state_topic,
+        batch_events=args.batch_events,
+        max_events=args.max_events,
+        idle_exit_s=args.idle_exit_s,
+    )
+    service = StreamConsumer(config, store=store)
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: finishing the current batch", signum)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stats = service.run()
+    except StreamStopped as exc:
+        log.error("stopped: %s", exc)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+    print(orjson.dumps(stats.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0

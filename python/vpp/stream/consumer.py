@@ -1,0 +1,444 @@
+"""The stream service: Kafka telemetry in; records out to Kafka and the store.
+
+For each polled batch, per assigned partition: decode and validate (bad
+messages go to the dead-letter topic with the reason in a header), run the
+partition's :class:`~vpp.runtime.processor.BatchProcessor`, produce forecast
+and dispatch records to their topics and write telemetry, forecasts, dispatch
+and SoC to the store (InfluxDB), retrying with backoff while it is down.
+Only when every produce is acknowledged and every write is done does the
+consumer checkpoint each partition's state (see :mod:`vpp.stream.state`) and
+then commit the offsets, synchronously and explicitly. Hence at-least-once
+delivery with idempotent writes: a crash at any point replays from the last
+checkpoint, and the replay overwrites the same points.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from vpp.errors import SnapshotError, VppError
+from vpp.io import Store, Telemetry
+from vpp.runtime.processor import BatchOutput, BatchProcessor
+from vpp.schema import SIGNALS
+from vpp.stream.errors import KafkaErrorHandler, StreamStopped
+from vpp.stream.messages import decode_batch
+from vpp.stream.records import encode_records
+from vpp.stream.state import PartitionState, StateTopic, state_key
+from vpp.stream.topics import ensure_topic
+
+__all__ = ["ConsumeStats", "ConsumerConfig", "StreamConsumer"]
+
+log = logging.getLogger("vpp.stream")
+
+
+@dataclass
+class ConsumerConfig:
+    """Settings of :class:`StreamConsumer`.
+
+    Attributes:
+        brokers: bootstrap servers, ``host:port[,host:port]``.
+        group: consumer group id; consumers in one group share the partitions.
+        topic: input telemetry topic.
+        dlq_topic: dead letters (default ``<topic>.dlq``).
+        forecast_topic: forecast records.
+        dispatch_topic: dispatch records.
+        state_topic: compacted checkpoint topic (default ``<topic>.state``).
+        batch_events: most messages per poll.
+        poll_timeout_s: how long one poll waits for messages.
+        max_events: stop after this many messages (None: run until stopped).
+        idle_exit_s: stop after this long without messages (None: never).
+        signals: feature-engine signals (every consumer of a group must agree).
+        session_timeout_ms: group session timeout (how fast a dead member is noticed).
+        max_poll_interval_ms: longest gap between polls before the group
+            evicts this consumer, which bounds how long a store outage can
+            block a batch without a rebalance.
+        retry_initial_s: first backoff while the store is down (doubles).
+        retry_max_s: longest backoff.
+        consumer_config: extra librdkafka consumer settings.
+        producer_config: extra librdkafka producer settings.
+    """
+
+    brokers: str
+    group: str
+    topic: str = "grid.telemetry"
+    dlq_topic: str | None = None
+    forecast_topic: str = "grid.forecast"
+    dispatch_topic: str = "grid.dispatch"
+    state_topic: str | None = None
+    batch_events: int = 10_000
+    poll_timeout_s: float = 0.5
+    max_events: int | None = None
+    idle_exit_s: float | None = None
+    signals: tuple[str, ...] = SIGNALS
+    session_timeout_ms: int = 6000
+    max_poll_interval_ms: int = 600_000
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    consumer_config: dict[str, Any] = field(default_factory=dict)
+    producer_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
+        self.state_topic = self.state_topic or f"{self.topic}.state"
+
+
+@dataclass
+class ConsumeStats:
+    """Counters of one :meth:`StreamConsumer.run`."""
+
+    messages: int = 0
+    events: int = 0
+    dead_letters: int = 0
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    forecasts: int = 0
+    dispatch: int = 0
+    soc: int = 0
+    store_points: int = 0
+    store_retries: int = 0
+    batches: int = 0
+    commits: int = 0
+    assignments: int = 0
+    restored_partitions: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form (reasons keyed by their first words)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "dead_letter_reasons"}
+        out["dead_letter_reasons"] = dict(self.dead_letter_reasons)
+        out["events_per_s"] = round(self.messages / self.seconds) if self.seconds > 0 else None
+        return out
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons for counting: the text before the first detail."""
+    for sep in (":", " (", " {", " ["):
+        reason = reason.split(sep, 1)[0]
+    return reason.split(" for site", 1)[0]
+
+
+class StreamConsumer:
+    """Consume telemetry, process it per partition and commit after the writes.
+
+    Args:
+        config: the settings.
+        store: where records are written (an :class:`~vpp.io.store_influx.InfluxStore`,
+            or any store); None writes nothing (benchmarks, topic-only runs).
+        new_processor: builds a fresh processor for a partition; the default
+            uses the default feature spec over ``config.signals``.
+        errors: the Kafka error callbacks.
+    """
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        store: Store | None = None,
+        new_processor: Callable[[], BatchProcessor] | None = None,
+        errors: KafkaErrorHandler | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.new_processor = new_processor or (
+            lambda: BatchProcessor.for_signals(list(config.signals))
+        )
+        self.errors = errors or KafkaErrorHandler()
+        self.stats = ConsumeStats()
+        self.parts: dict[int, PartitionState] = {}
+        self._state = StateTopic(config.brokers, str(config.state_topic))
+        self._stop = False
+        self._last_activity = time.monotonic()
+        self._delivery_errors: list[tuple[Any, Any]] = []
+        self._consumer: Any = None
+        self._producer: Any = None
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish the batch in hand, commit it and return."""
+        self._stop = True
+
+    # -- main loop ---------------------------------------------------------------
+    def run(self) -> ConsumeStats:
+        """Consume until stopped, ``max_events`` or ``idle_exit_s``; returns the counters.
+
+        Raises:
+            StreamStopped: an error callback chose to stop (the batch in
+                flight is not committed).
+        """
+        from confluent_kafka import Consumer, Producer
+
+        cfg = self.config
+        self._state.ensure()
+        for name in (cfg.dlq_topic, cfg.forecast_topic, cfg.dispatch_topic):
+            ensure_topic(cfg.brokers, str(name), 1 if name == cfg.dlq_topic else 4)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": cfg.brokers,
+                "group.id": cfg.group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": cfg.session_timeout_ms,
+                "max.poll.interval.ms": cfg.max_poll_interval_ms,
+                "error_cb": self.errors.client_error,
+                **cfg.consumer_config,
+            }
+        )
+        self._producer = Producer(
+            {
+                "bootstrap.servers": cfg.brokers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "queue.buffering.max.messages": 1_000_000,
+                "message.max.bytes": 64 * 1024 * 1024,
+                "error_cb": self.errors.client_error,
+                **cfg.producer_config,
+            }
+        )
+        self._consumer.subscribe(
+            [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        t0 = time.perf_counter()
+        self._last_activity = time.monotonic()
+        next_log = time.monotonic() + 5.0
+        try:
+            while not self._stop:
+                msgs = self._consumer.consume(
+                    num_messages=cfg.batch_events, timeout=cfg.poll_timeout_s
+                )
+                now = time.monotonic()
+                if not msgs:
+                    if cfg.idle_exit_s is not None and now - self._last_activity > cfg.idle_exit_s:
+                        log.info("no messages for %.1f s: exiting", cfg.idle_exit_s)
+                        break
+                    continue
+                self._last_activity = now
+                self._process(msgs)
+                if now >= next_log:
+                    next_log = now + 5.0
+                    log.info(
+                        "consumed %d messages (%d dead letters), %.0f/s",
+                        self.stats.messages,
+                        self.stats.dead_letters,
+                        self.stats.messages / max(time.perf_counter() - t0, 1e-9),
+                    )
+                if cfg.max_events is not None and self.stats.messages >= cfg.max_events:
+                    break
+        finally:
+            self.stats.seconds = time.perf_counter() - t0
+            self._producer.flush(30)
+            self._consumer.close()
+        return self.stats
+
+    def _process(self, msgs: list[Any]) -> None:
+        """One poll: process per partition, write, checkpoint, then commit."""
+        by_part: dict[int, list[Any]] = {}
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                self.errors.consume_error(err, m)
+                continue
+            by_part.setdefault(m.partition(), []).append(m)
+        touched: list[PartitionState] = []
+        written: list[tuple[Telemetry, BatchOutput]] = []
+        dead: list[tuple[Any, str]] = []
+        for p, pm in by_part.items():
+            st = self.parts.get(p)
+            if st is None:  # revoked while the poll was in flight: its new owner reads it
+                continue
+            dec = decode_batch([m.value() for m in pm], [m.key() for m in pm], st.last_ts)
+            self.stats.messages += len(pm)
+            for pos, reason in dec.rejects:
+                dead.append((pm[pos], reason))
+            if len(dec.index):
+                tel = dec.telemetry()
+                out = st.processor.process(tel)
+                self.stats.events += len(tel)
+                self._emit(out)
+                written.append((tel, out))
+            st.next_offset = pm[-1].offset() + 1
+            touched.append(st)
+        if not touched:
+            return
+        for msg, reason in dead:
+            self._dead_letter(msg, reason)
+        if self.store is not None:
+            self._write_store(written, dead)
+        self._flush()
+        for st in touched:
+            key = state_key(self.config.topic, st.partition, self.config.group)
+            self._produce(str(self.config.state_topic), key, st.to_bytes())
+        self._flush()
+        self._commit(touched)
+        self.stats.batches += 1
+
+    # -- outputs -------------------------------------------------------------------
+    def _emit(self, out: BatchOutput) -> None:
+        cfg = self.config
+        if out.forecasts is not None and len(out.forecasts):
+            self.stats.forecasts += len(out.forecasts)
+            for key, value in encode_records(out.forecasts):
+                self._produce(cfg.forecast_topic, key, value)
+        if out.dispatch is not None and len(out.dispatch):
+            self.stats.dispatch += len(out.dispatch)
+            for key, value in encode_records(out.dispatch):
+                self._produce(cfg.dispatch_topic, key, value)
+        if out.soc is not None:
+            self.stats.soc += len(out.soc)
+
+    def _dead_letter(self, msg: Any, reason: str) -> None:
+        self.stats.dead_letters += 1
+        self.stats.dead_letter_reasons[_reason_kind(reason)] += 1
+        headers = [
+            ("vpp.reason", reason.encode()),
+            ("vpp.source.topic", msg.topic().encode()),
+            ("vpp.source.partition", str(msg.partition()).encode()),
+            ("vpp.source.offset", str(msg.offset()).encode()),
+        ]
+        self._produce(str(self.config.dlq_topic), msg.key(), msg.value(), headers)
+
+    def _produce(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: list[Any] | None = None
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, key, headers=headers, on_delivery=self._on_delivery
+                )
+                return
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.05)
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._delivery_errors.append((err, msg))
+
+    def _flush(self) -> None:
+        """Wait until Kafka acknowledged every produced message."""
+        while self._producer.flush(1.0) > 0:
+            if self._stop:
+                raise StreamStopped("stopped while waiting for Kafka to acknowledge outputs")
+        errors, self._delivery_errors = self._delivery_errors, []
+        for err, msg in errors:
+            self.errors.produce_error(err, msg)  # raises when the callback says stop
+
+    def _write_store(
+        self, written: list[tuple[Telemetry, BatchOutput]], dead: list[tuple[Any, str]]
+    ) -> None:
+        import pandas as pd
+
+        store = self.store
+        assert store is not None
+        if written:
+            tels = [t for t, _ in written]
+            tel = Telemetry(
+                np.concatenate([t.ts_ns for t in tels]),
+                np.concatenate([t.sites for t in tels]),
+                np.concatenate([t.values for t in tels]),
+                list(SIGNALS),
+            )
+            self._retry("telemetry", lambda: store.write_telemetry(tel))
+            self.stats.store_points += len(tel)
+        for name, write in (
+            ("forecasts", store.write_forecasts),
+            ("dispatch", store.write_dispatch),
+            ("soc", store.write_soc),
+        ):
+            frames = [getattr(out, name) for _, out in written]
+            frames = [f for f in frames if f is not None and len(f)]
+            if frames:
+                df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                self._retry(name, partial(write, df))
+                self.stats.store_points += len(df)
+        for msg, reason in dead:
+            # The Kafka timestamp and offset make the dead letter's time, so a
+            # replay overwrites it instead of adding a second one.
+            received_ns = msg.timestamp()[1] * 1_000_000 + msg.offset() % 1_000_000
+            source = f"{msg.topic()}/{msg.partition()}"
+            write_dead = partial(
+                store.write_dead_letter, source, msg.value() or b"", reason, received_ns
+            )
+            self._retry("dead letter", write_dead)
+
+    def _retry(self, what: str, write: Callable[[], Any]) -> Any:
+        """Run ``write`` until it succeeds, backing off while the store is unavailable."""
+        delay = self.config.retry_initial_s
+        while True:
+            try:
+                return write()
+            except VppError as exc:
+                if not getattr(exc, "retryable", False):
+                    raise
+                self.stats.store_retries += 1
+                log.warning("store write (%s) failed: %s; retrying in %.1f s", what, exc, delay)
+                deadline = time.monotonic() + delay
+                while time.monotonic() < deadline:
+                    if self._stop:
+                        raise StreamStopped("stopped while the store was unavailable") from None
+                    self._producer.poll(0.1)  # serve delivery reports meanwhile
+                delay = min(delay * 2, self.config.retry_max_s)
+
+    def _commit(self, touched: list[PartitionState]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        offsets = [
+            TopicPartition(self.config.topic, st.partition, st.next_offset) for st in touched
+        ]
+        try:
+            result = self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self.errors.commit_error(exc.args[0], offsets)
+            return
+        failed = [tp for tp in result or [] if tp.error is not None]
+        for tp in failed:
+            self.errors.commit_error(tp.error, [tp])
+        self.stats.commits += 1
+
+    # -- rebalances ----------------------------------------------------------------
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        cfg = self.config
+        self.stats.assignments += 1
+        keys = {tp.partition: state_key(cfg.topic, tp.partition, cfg.group) for tp in partitions}
+        blobs = self._state.load(keys.values())
+        for tp in partitions:
+            st = None
+            blob = blobs.get(keys[tp.partition])
+            if blob is not None:
+                try:
+                    st = PartitionState.from_bytes(blob, self.new_processor)
+                except SnapshotError as exc:
+                    log.warning("partition %d: checkpoint unusable (%s)", tp.partition, exc)
+            if st is None or st.next_offset is None:
+                st = PartitionState(tp.partition, self.new_processor())
+                tp.offset = OFFSET_BEGINNING
+                log.info("partition %d: no checkpoint, reading from the start", tp.partition)
+            else:
+                tp.offset = st.next_offset
+                self.stats.restored_partitions += 1
+                log.info(
+                    "partition %d: restored %d site(s) at offset %d",
+                    tp.partition,
+                    len(st.last_ts),
+                    st.next_offset,
+                )
+            self.parts[tp.partition] = st
+        consumer.assign(partitions)
+        self._last_activity = time.monotonic()
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        # Every batch is committed before the next poll, so nothing is pending.
+        for tp in partitions:
+            self.parts.pop(tp.partition, None)
+        log.info("revoked partitions %s", sorted(tp.partition for tp in partitions))
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self.parts.pop(tp.partition, None)
+        log.warning("lost partitions %s", sorted(tp.partition for tp in partitions))
