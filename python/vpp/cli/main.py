@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "vpp.cli.mcp_cmd",
     "vpp.cli.produce_cmd",
     "vpp.cli.consume_cmd",
+    "vpp.cli.config_cmd",
 )
 
 

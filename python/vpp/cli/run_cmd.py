@@ -12,6 +12,7 @@ import argparse
 import logging
 
 from vpp.cli.common import add_input_args, add_log_args, setup_logging
+from vpp.config import add_config_arg, apply_config
 
 log = logging.getLogger("vpp.run")
 
@@ -38,12 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="events per in-process stream batch (default: 4096)",
     )
     add_log_args(p)
+    add_config_arg(p)  # last: it fills the options above from vpp.toml / VPP_*
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from vpp.runtime.embedded import run_embedded
 
+    apply_config(args)
     setup_logging(args)
     if args.input is None and not args.twin:
         args.twin = True
