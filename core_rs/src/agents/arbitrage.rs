@@ -28,6 +28,9 @@ pub struct ArbitrageParams {
     /// Time constant with which SoC errors against the plan (or the band) are
     /// corrected, s.
     pub tracking_tau_s: f64,
+    /// Time constant, h, with which the current step's deviation from the
+    /// profile fades out of the built-in forecast (0: profile only).
+    pub deviation_tau_h: f64,
 }
 
 impl Default for ArbitrageParams {
@@ -37,9 +40,10 @@ impl Default for ArbitrageParams {
             plan_step_s: 3600.0,
             horizon_steps: 48,
             soc_levels: 51,
-            profile_days: 7,
+            profile_days: 14,
             min_history_steps: 24,
             tracking_tau_s: 900.0,
+            deviation_tau_h: 12.0,
         }
     }
 }
@@ -85,6 +89,15 @@ impl ArbitrageParams {
             return bad(
                 "tracking_tau_s",
                 format!("must be positive, got {}", self.tracking_tau_s),
+            );
+        }
+        if !(self.deviation_tau_h.is_finite() && self.deviation_tau_h >= 0.0) {
+            return bad(
+                "deviation_tau_h",
+                format!(
+                    "must be finite and not negative, got {}",
+                    self.deviation_tau_h
+                ),
             );
         }
         Ok(())
@@ -222,7 +235,10 @@ impl Planner {
 }
 
 /// Built-in price forecaster: the mean of the same time-of-day step over the
-/// last `days` days (a seasonal-naive profile that smooths day-to-day noise).
+/// last `days` days (a seasonal-naive profile that smooths day-to-day noise),
+/// plus the current step's deviation from that profile fading out with time
+/// constant `deviation_tau_h` (prices stray from their profile for hours:
+/// wind, cloud and temperature are persistent).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PriceProfile {
     step_ns: i64,
@@ -234,12 +250,13 @@ pub struct PriceProfile {
     cur_sum: f64,
     cur_n: u32,
     completed: usize,
+    deviation_tau_steps: f64,
 }
 
 impl PriceProfile {
     /// A profile over steps of `step_s` seconds keeping `days` days (plus the
     /// horizon) of history.
-    pub fn new(step_s: f64, days: usize, horizon_steps: usize) -> Self {
+    pub fn new(step_s: f64, days: usize, horizon_steps: usize, deviation_tau_h: f64) -> Self {
         let step_ns = (step_s * 1e9).round() as i64;
         let steps_per_day = (86_400.0 / step_s).round() as i64;
         let extra_days = horizon_steps.div_ceil(steps_per_day as usize) + 1;
@@ -254,6 +271,7 @@ impl PriceProfile {
             cur_sum: 0.0,
             cur_n: 0,
             completed: 0,
+            deviation_tau_steps: deviation_tau_h * 3600.0 / step_s,
         }
     }
 
@@ -321,6 +339,17 @@ impl PriceProfile {
             }
             *o = if n > 0 { sum / n as f64 } else { f64::NAN };
         }
+        let tau = self.deviation_tau_steps;
+        if tau > 0.0 && self.cur_step == now_step && self.cur_n > 0 {
+            if let Some(&first) = out.first() {
+                if first.is_finite() {
+                    let dev = self.cur_sum / f64::from(self.cur_n) - first;
+                    for (k, o) in out.iter_mut().enumerate() {
+                        *o += dev * (-(k as f64) / tau).exp();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -368,7 +397,7 @@ mod tests {
 
     #[test]
     fn profile_averages_same_hour() {
-        let mut pr = PriceProfile::new(3600.0, 3, 48);
+        let mut pr = PriceProfile::new(3600.0, 3, 48, 0.0);
         let h = 3_600_000_000_000i64;
         for d in 0..4 {
             for hour in 0..24 {
@@ -383,5 +412,14 @@ mod tests {
         assert!((out[0] - 200.0).abs() < 1e-9, "{out:?}");
         assert!((out[5] - 205.0).abs() < 1e-9);
         assert!((out[24] - 200.0).abs() < 1e-9);
+        // With a deviation time constant the current step's 0 (vs 200
+        // expected) pulls the next hours down, fading.
+        let pr2 = PriceProfile {
+            deviation_tau_steps: 2.0,
+            ..pr.clone()
+        };
+        pr2.forecast(96, &mut out);
+        assert!(out[0].abs() < 1e-9, "{out:?}");
+        assert!((out[2] - (202.0 - 200.0 * (-1.0f64).exp())).abs() < 1e-9);
     }
 }

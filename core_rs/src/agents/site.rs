@@ -104,7 +104,12 @@ impl SiteState {
             last_arb_mw: 0.0,
             baseline_mw: 0.0,
             in_event: false,
-            profile: PriceProfile::new(a.plan_step_s, a.profile_days, a.horizon_steps),
+            profile: PriceProfile::new(
+                a.plan_step_s,
+                a.profile_days,
+                a.horizon_steps,
+                a.deviation_tau_h,
+            ),
             plan_start_step: 0,
             plan_energy: Vec::with_capacity(a.horizon_steps + 1),
             has_plan: false,

@@ -78,6 +78,7 @@ fn arb_from_py(c: &Bound<'_, PyAny>) -> PyResult<ArbitrageParams> {
         profile_days: attr(c, "profile_days")?,
         min_history_steps: attr(c, "min_history_steps")?,
         tracking_tau_s: attr(c, "tracking_tau_s")?,
+        deviation_tau_h: attr(c, "deviation_tau_h")?,
     })
 }
 

@@ -154,7 +154,9 @@ class ArbitrageConfig:
     against a price forecast, then tracks the planned SoC path. Without an
     external forecast it uses the built-in profile forecaster: the forecast
     for a step is the mean price of the same time-of-day step over the last
-    ``profile_days`` days (a smoothed seasonal-naive forecast).
+    ``profile_days`` days (a smoothed seasonal-naive forecast), plus the
+    current price's deviation from that profile, fading with time constant
+    ``deviation_tau_h``.
 
     Attributes:
         enabled: Trade at all (False: only restore SoC into the reserve band).
@@ -164,15 +166,20 @@ class ArbitrageConfig:
         profile_days: Days the built-in forecaster averages.
         min_history_steps: Completed steps of price history before it plans.
         tracking_tau_s: Time constant of SoC corrections towards the plan.
+        deviation_tau_h: Time constant (h) with which the current step's
+            deviation from the profile fades out of the built-in forecast
+            (0: profile only). Prices stray from their daily profile for
+            hours (wind, cloud and temperature are persistent).
     """
 
     enabled: bool = True
     plan_step_s: float = 3600.0
     horizon_steps: int = 48
     soc_levels: int = 51
-    profile_days: int = 7
+    profile_days: int = 14
     min_history_steps: int = 24
     tracking_tau_s: float = 900.0
+    deviation_tau_h: float = 12.0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""

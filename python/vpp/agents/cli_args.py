@@ -1,0 +1,79 @@
+"""Command-line options of the agents, for ``vpp backtest`` and ``vpp run``.
+
+``add_battery_args(parser)`` adds ``--battery-mw``, ``--battery-mwh``,
+``--efficiency`` (round trip, split evenly between charge and discharge),
+``--degradation-cost``, ``--battery-units`` (fleet size; ``--units`` already
+means the input's units) and ``--fr-mw`` (contracted frequency response).
+``battery_from_args(args)`` and ``frequency_response_from_args(args)`` turn
+them into configs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from vpp.agents.config import BatteryConfig, FrequencyResponseConfig
+
+__all__ = ["add_battery_args", "battery_from_args", "frequency_response_from_args"]
+
+
+def add_battery_args(parser: argparse.ArgumentParser) -> None:
+    """Add the battery and frequency-response options to ``parser``."""
+    g = parser.add_argument_group("battery agents")
+    g.add_argument(
+        "--battery-mw",
+        type=float,
+        default=1.0,
+        metavar="P",
+        help="charge and discharge power of one battery, MW (default 1)",
+    )
+    g.add_argument(
+        "--battery-mwh",
+        type=float,
+        default=2.0,
+        metavar="E",
+        help="energy capacity of one battery, MWh (default 2)",
+    )
+    g.add_argument(
+        "--efficiency",
+        type=float,
+        default=0.9025,
+        metavar="ETA",
+        help="round-trip efficiency, split evenly: each way sqrt(ETA) (default 0.9025)",
+    )
+    g.add_argument(
+        "--degradation-cost",
+        type=float,
+        default=BatteryConfig.degradation_cost_per_mwh,
+        metavar="EUR_PER_MWH",
+        help="wear cost per MWh of throughput (default 5)",
+    )
+    g.add_argument(
+        "--battery-units",
+        type=int,
+        default=1,
+        metavar="N",
+        help="number of identical batteries (default 1)",
+    )
+    g.add_argument(
+        "--fr-mw",
+        type=float,
+        default=0.0,
+        metavar="MW",
+        help="frequency response contracted from the fleet, MW (default 0: none)",
+    )
+
+
+def battery_from_args(args: argparse.Namespace) -> BatteryConfig:
+    """The battery described by the options (raises ParameterError if bad)."""
+    return BatteryConfig.from_round_trip(
+        args.battery_mw,
+        args.battery_mwh,
+        args.efficiency,
+        degradation_cost_per_mwh=args.degradation_cost,
+    )
+
+
+def frequency_response_from_args(args: argparse.Namespace) -> FrequencyResponseConfig:
+    """The frequency-response contract described by the options."""
+    return FrequencyResponseConfig(contracted_mw=args.fr_mw)
