@@ -20,6 +20,9 @@ COMMAND_MODULES = (
     "vpp.cli.produce_cmd",
     "vpp.cli.consume_cmd",
     "vpp.cli.config_cmd",
+    "vpp.cli.train_cmd",
+    "vpp.cli.compile_cmd",
+    "vpp.cli.backtest_cmd",
 )
 
 
@@ -44,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from vpp.errors import VppError
+    from vpp.errors import ModelError, VppError
 
     try:
         rc = args.func(args)
-    except (VppError, ValueError, FileNotFoundError) as exc:
+    except (VppError, ModelError, ValueError, FileNotFoundError) as exc:
         print(f"vpp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

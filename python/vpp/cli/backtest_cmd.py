@@ -1,0 +1,136 @@
+"""``vpp backtest``: train on the first part of a series, score the rest walk-forward."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from vpp.cli.common import add_input_args, add_log_args, load_input, setup_logging
+from vpp.cli.train_cmd import add_model_args, config_from_args, parse_quantiles
+
+log = logging.getLogger("vpp.backtest")
+
+#: Battery options whose presence asks for an arbitrage backtest.
+_BATTERY_OPTS = ("battery_mw", "battery_mwh", "efficiency")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "backtest",
+        help="backtest forecasts (and battery agents) on a telemetry file or the twin",
+        description="Train a forecast model on the first part of the data in time order, "
+        "forecast every later event with features streamed over the whole series, and "
+        "compare with persistence and seasonal naive. With a price column, battery "
+        "arbitrage is scored against perfect foresight; with frequency data, frequency "
+        "response is scored in the twin's closed loop.",
+    )
+    add_input_args(p, twin=True)
+    add_model_args(p)
+    p.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.7,
+        metavar="F",
+        help="share of the time range to train on (default 0.7)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object (default: indented)")
+    p.add_argument(
+        "--no-agents", action="store_true", help="forecast only: skip the battery agents"
+    )
+    try:
+        from vpp.agents.cli_args import add_battery_args
+    except ImportError:  # agents not installed in this build
+        pass
+    else:
+        add_battery_args(p)
+        # None marks "not given", so that arbitrage runs only when asked for
+        # or when prices are there; the agents' own defaults fill in later.
+        p.set_defaults(_battery_defaults={k: p.get_default(k) for k in _BATTERY_OPTS})
+        p.set_defaults(**dict.fromkeys(_BATTERY_OPTS))
+    add_log_args(p)
+    p.set_defaults(func=run)
+
+
+def _first_site(tel: Any, mask: Any) -> Any:
+    """Events of the first site among ``mask`` (agents need one increasing series)."""
+    site = sorted({str(s) for s in tel.sites[mask]})[0]
+    return mask & (tel.sites == site)
+
+
+def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, Any]:
+    """The ``arbitrage`` and ``frequency_response`` sections over the test events."""
+    from vpp.errors import ParameterError
+
+    defaults = getattr(args, "_battery_defaults", None)
+    if defaults is None:
+        return {}
+    explicit = any(getattr(args, k) is not None for k in _BATTERY_OPTS)
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    from vpp.agents.backtest import arbitrage_backtest, frequency_response_backtest
+    from vpp.agents.cli_args import battery_from_args, frequency_response_from_args
+    from vpp.agents.config import FleetConfig, FrequencyResponseConfig
+
+    out: dict[str, Any] = {}
+    rows = _first_site(tel, test)
+    battery = battery_from_args(args)
+    fr = frequency_response_from_args(args)
+    has_price = "price_per_mwh" in tel.signals
+    if explicit and not has_price:
+        raise ParameterError(
+            "arbitrage (--battery-mw/--battery-mwh/--efficiency) needs a price column "
+            f"(price_per_mwh); the data has {tel.signals}"
+        )
+    freq = tel.column("frequency_hz")[rows] if "frequency_hz" in tel.signals else None
+    if has_price:
+        out["arbitrage"] = arbitrage_backtest(
+            tel.ts_ns[rows],
+            tel.column("price_per_mwh")[rows],
+            battery,
+            n_units=args.battery_units,
+            frequency_hz=freq,
+            frequency_response=fr if fr.contracted_mw > 0 else None,
+        )
+    if freq is not None or getattr(args, "twin", False):
+        # Without --fr-mw the whole fleet's power is contracted for this test.
+        contract = (
+            fr
+            if fr.contracted_mw > 0
+            else FrequencyResponseConfig(
+                contracted_mw=battery.max_discharge_mw * args.battery_units
+            )
+        )
+        fleet = FleetConfig(units=(battery,) * args.battery_units)
+        out["frequency_response"] = frequency_response_backtest(
+            fleet,
+            contract,
+            ts_ns=tel.ts_ns[rows] if freq is not None else None,
+            frequency_hz=freq,
+        )
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import orjson
+
+    from vpp.model import backtest
+
+    setup_logging(args)
+    tel = load_input(args)
+    result = backtest(
+        tel,
+        target=args.target,
+        horizon_steps=args.horizon,
+        train_fraction=args.train_fraction,
+        quantiles=parse_quantiles(args.quantiles),
+        config=config_from_args(args),  # type: ignore[arg-type]
+    )
+    doc = dict(result.summary)
+    if not args.no_agents:
+        doc.update(agent_sections(args, tel, result.test))
+    opts = orjson.OPT_SERIALIZE_NUMPY | (0 if args.json else orjson.OPT_INDENT_2)
+    sys.stdout.write(orjson.dumps(doc, option=opts).decode() + "\n")
+    return 0

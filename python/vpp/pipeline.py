@@ -1,0 +1,171 @@
+"""Raw events in, features and quantile forecasts out, in one native call.
+
+:class:`Pipeline` runs the Rust feature engine and a TL2cgen-compiled model
+in the same loop: per event, the feature row is converted to the model's
+input layout (missing = the int bit pattern -1), predicted, and the
+predicted change added to the current value of the target, so forecasts
+are levels, one column per quantile (ascending). Batches release the GIL.
+
+Example:
+    >>> from vpp.pipeline import Pipeline
+    >>> p = Pipeline(None, "models/default")  # doctest: +SKIP
+    >>> feats, preds = p.process(ts_ns, values, sites)  # doctest: +SKIP
+    >>> row, pred = p.push(ts_ns[0], values[0], site="grid")  # doctest: +SKIP
+
+The model library is compiled on first use and cached by the model's
+content hash (see :mod:`vpp.model.compile`). Without a C compiler (or if
+the build fails) the constructor warns and returns a
+:class:`vpp.model.fallback.FallbackPipeline` with the same interface that
+predicts through XGBoost.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from vpp import _core
+from vpp.errors import ModelError
+from vpp.features import FeatureSpec
+from vpp.model.artifact import ForecastModel
+from vpp.model.fallback import FallbackPipeline
+
+__all__ = ["FallbackPipeline", "Pipeline", "load_model"]
+
+log = logging.getLogger("vpp.pipeline")
+
+
+def load_model(model: ForecastModel | str | Path) -> ForecastModel:
+    """A :class:`ForecastModel` from an object or a model directory."""
+    if isinstance(model, ForecastModel):
+        return model
+    if isinstance(model, str | Path):
+        return ForecastModel.load(model)
+    raise TypeError(
+        f"model must be a ForecastModel or a model directory, not {type(model).__name__}"
+    )
+
+
+def _check_spec(spec: FeatureSpec | None, model: ForecastModel) -> FeatureSpec:
+    if spec is None:
+        return model.spec
+    if not isinstance(spec, FeatureSpec):
+        raise TypeError(f"spec must be a FeatureSpec or None, not {type(spec).__name__}")
+    if spec.feature_names != model.feature_names:
+        ours, theirs = spec.feature_names, model.feature_names
+        diff = [(i, a, b) for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b][:3]
+        raise ModelError(
+            f"the feature spec yields {len(ours)} features but the model was trained on "
+            f"{len(theirs)}; their names differ"
+            + (f" (index, spec, model): {diff}" if diff else "")
+            + "; use the model's own spec (spec=None)"
+        )
+    return spec
+
+
+class Pipeline(_core.Pipeline):
+    """Feature engine + compiled quantile model, event by event.
+
+    Args:
+        spec: the feature spec; must yield the model's feature names. None
+            uses the model's own spec.
+        model: a :class:`vpp.model.ForecastModel` or a model directory.
+        compiled: True requires the compiled path (raise if unavailable),
+            False forces the XGBoost fallback, None (default) falls back
+            with a warning.
+        flags: compiler flags (default: the tuned choice recorded for this
+            model, else :data:`vpp.model.compile.DEFAULT_FLAGS`).
+
+    Methods (from the Rust core):
+        ``push(ts_ns, values, site="grid") -> (features, forecast)`` for one
+        event; ``process(ts_ns, values, sites=None, on_out_of_order="raise")
+        -> (features (n, n_features), forecasts (n, n_quantiles))`` for a
+        batch, equal to a loop of ``push`` (skipped out-of-order events get
+        NaN rows); ``snapshot() -> bytes`` (engine state; with
+        :meth:`restore` and pickle for checkpoints). Contiguous inputs are
+        read in place while the GIL is released: do not mutate them from
+        another thread meanwhile.
+
+    Raises:
+        vpp.errors.ModelError: bad model files, a spec whose feature names do
+            not match the model, or a library that does not fit.
+    """
+
+    compiled = True
+    model: ForecastModel
+
+    def __new__(
+        cls,
+        spec: FeatureSpec | None = None,
+        model: ForecastModel | str | Path | None = None,
+        *,
+        compiled: bool | None = None,
+        flags: list[str] | None = None,
+        _state: bytes | None = None,
+    ) -> Any:
+        from vpp.model.compile import CompilerUnavailable, compile_model
+
+        if model is None:
+            raise TypeError("Pipeline needs a model (a ForecastModel or a model directory)")
+        fm = load_model(model)
+        spec = _check_spec(spec, fm)
+        if compiled is False:
+            return _fallback(spec, fm, _state)
+        try:
+            lib = compile_model(fm, flags=flags)
+        except (CompilerUnavailable, ModelError, OSError) as exc:
+            if compiled:
+                raise
+            warnings.warn(
+                f"no compiled model ({exc}); forecasting through XGBoost inplace_predict "
+                "instead, which is much slower per event",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return _fallback(spec, fm, _state)
+        obj = super().__new__(cls, spec, str(lib.path), fm.target, _state=_state)
+        obj.model = fm
+        obj.build = lib
+        return obj
+
+    @property
+    def spec(self) -> FeatureSpec:
+        """The feature spec."""
+        return self.model.spec
+
+    @property
+    def quantiles(self) -> list[float]:
+        """Quantile level of each forecast column."""
+        return list(self.model.quantiles)
+
+    @classmethod
+    def restore(cls, blob: bytes, model: ForecastModel | str | Path) -> Pipeline:
+        """A pipeline over ``model`` continuing from :meth:`snapshot` bytes."""
+        return cls(None, model, _state=bytes(blob))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.model.path is None:
+            raise ModelError("only a pipeline over a saved model (a model directory) pickles")
+        return (_restore, (str(self.model.path), bytes(self.snapshot())))
+
+    def describe(self) -> dict[str, Any]:
+        """Model and build summary, for run records."""
+        return {
+            "compiled": True,
+            "library": self.library,
+            "flags": self.build.flags,
+            **self.model.describe(),
+        }
+
+
+def _fallback(spec: FeatureSpec, model: ForecastModel, state: bytes | None) -> FallbackPipeline:
+    from vpp.features import FeatureEngine
+
+    engine = FeatureEngine.restore(state) if state is not None else None
+    return FallbackPipeline(spec, model, engine)
+
+
+def _restore(model_dir: str, blob: bytes) -> Pipeline:
+    return Pipeline.restore(blob, model_dir)
