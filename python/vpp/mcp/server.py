@@ -10,6 +10,7 @@ attempt to a hash-chained audit log.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Annotated, Any, Literal
 
@@ -76,8 +77,26 @@ class ServerState:
         self.audit = AuditLog(cfg.audit_log or default_audit_path(self.store))
         self.forecaster = ForecastService(self.store, cfg.model_dir)
 
+        # site -> (latest ts_ns, the record before it): reading a range builds a
+        # DataFrame (~2 ms); the record before the latest one rarely changes.
+        self._prev: dict[str, tuple[int, dict[str, Any] | None]] = {}
+        self._prev_lock = threading.Lock()
+
     def close(self) -> None:
         self.store.close()
+
+    def previous_record(self, latest: dict[str, Any]) -> dict[str, Any] | None:
+        """The record before ``latest`` at its site (for the ramp), cached per latest time."""
+        site, ts = latest["site"], int(latest["ts_ns"])
+        with self._prev_lock:
+            hit = self._prev.get(site)
+        if hit is not None and hit[0] == ts:
+            return hit[1]
+        frame = self.store.telemetry_range(site=site, until_ns=ts, last=1)
+        prev = frame.to_dict("records")[0] if len(frame) else None
+        with self._prev_lock:
+            self._prev[site] = (ts, prev)
+        return prev
 
     # -- helpers --------------------------------------------------------------
     def sites_or_error(self, site: str | None) -> list[str]:
@@ -146,13 +165,12 @@ def build_server(cfg: McpConfig, state: ServerState | None = None) -> FastMCP:
         sites = st.sites_or_error(site)
         if not sites:
             return {"status": "no data", "message": st.no_data_message(), "sites": []}
-        out = []
-        for s in sites:
-            recent = st.store.telemetry_range(site=s, last=2)
-            recs = recent.to_dict("records")
-            latest = recs[-1]
-            prev = recs[-2] if len(recs) > 1 else None
-            out.append(grid_state(latest, prev, st.nominal_hz))
+        latest = st.store.latest_telemetry(site)
+        out = [
+            grid_state(latest[s], st.previous_record(latest[s]), st.nominal_hz)
+            for s in sites
+            if s in latest
+        ]
         return {"status": "ok", "sites": out}
 
     @mcp.tool(annotations=read_only)
