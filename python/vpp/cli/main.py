@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "vpp.cli.produce_cmd",
     "vpp.cli.consume_cmd",
     "vpp.cli.config_cmd",
+    "vpp.cli.report_cmd",
     "vpp.cli.train_cmd",
     "vpp.cli.compile_cmd",
     "vpp.cli.backtest_cmd",
