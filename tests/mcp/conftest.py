@@ -17,8 +17,9 @@ def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(base_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tiny_model(base_store, tmp_path_factory.mktemp("mcp-model") / "tiny")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory written by `vpp train`."""
+    return train_tiny_model(tmp_path_factory.mktemp("mcp-model") / "tiny")
 
 
 @pytest.fixture

@@ -179,44 +179,15 @@ def http_server(
         log.close()
 
 
-def train_tiny_model(store: Path, out: Path, horizon: int = 1) -> Path:
-    """Train a small 3-quantile XGBoost model on the store's telemetry with the
-    feature engine, and save it as model + spec + metadata JSON files."""
-    import numpy as np
-    import xgboost as xgb
-
-    from vpp import FeatureEngine, FeatureSpec
-    from vpp.io import open_store
-
-    with open_store(store) as s:
-        frame = s.telemetry_range(site="grid")
-    signals = ["load_mw", "solar_mw", "wind_mw", "frequency_hz", "price_per_mwh", "temperature_c"]
-    spec = FeatureSpec.default(signals)
-    eng = FeatureEngine(spec)
-    ts = frame["ts_ns"].to_numpy(dtype=np.int64)
-    values = np.ascontiguousarray(frame[signals].to_numpy(dtype=np.float64))
-    X = eng.process(ts, values, None)
-    net = values[:, 0] - values[:, 1] - values[:, 2]
-    y = np.full(len(net), np.nan)
-    y[:-horizon] = net[horizon:]
-    ok = np.isfinite(y)
-    booster = xgb.train(
-        {
-            "objective": "reg:quantileerror",
-            "quantile_alpha": [0.1, 0.5, 0.9],
-            "max_depth": 3,
-            "nthread": 1,
-        },
-        xgb.DMatrix(X[ok], label=y[ok], feature_names=list(eng.feature_names)),
-        num_boost_round=30,
+def train_tiny_model(out: Path, horizon: int = 1) -> Path:
+    """Train a small model with the real ``vpp train`` (twin data, 30 rounds)."""
+    args = ["--twin", "--days", "2", "--rounds", "30", "--horizon", str(horizon)]
+    proc = subprocess.run(
+        [*VPP, "train", *args, "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(out / "model.json"))
-    spec_doc = {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(spec).items()
-    }
-    (out / "spec.json").write_text(json.dumps(spec_doc))
-    (out / "meta.json").write_text(
-        json.dumps({"target": "net_load_mw", "horizon": horizon, "quantiles": [0.1, 0.5, 0.9]})
-    )
+    assert proc.returncode == 0, proc.stderr
     return out

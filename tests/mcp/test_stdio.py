@@ -123,7 +123,7 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
 
     out = asyncio.run(go())
     fc = out["get_forecast"]
-    assert fc["source"] == "model" and fc["target"] == "net_load_mw"
+    assert fc["source"] == "model" and fc["target"] == "net_load_mw" and fc["compiled"]
     assert fc["lower"] <= fc["point"] <= fc["upper"]
     # A 1-step net-load forecast of a 30 GW system lands near the current value.
     assert abs(fc["point"] - fc["current"]) < 0.2 * abs(fc["current"])
@@ -132,11 +132,18 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
     d0 = ex["drivers"][0]
     assert d0["text"].startswith(f"{d0['feature']} = ")
     assert ("pushes the forecast up by" in d0["text"]) == (d0["contribution"] >= 0)
-    # Contributions plus the baseline add up to the median forecast.
-    total = (
-        ex["baseline"] + sum(d["contribution"] for d in ex["drivers"]) + ex["other_features_total"]
-    )
-    assert abs(total - ex["forecast"]) < 1e-2 * max(1.0, abs(ex["forecast"]))
+    assert d0["text"].endswith(" MW")
+    # |contributions| are listed largest first.
+    mags = [abs(d["contribution"]) for d in ex["drivers"]]
+    assert mags == sorted(mags, reverse=True)
+    # Baseline plus all contributions add up to the forecast change, and the
+    # level is the current value plus that change: the explained forecast is
+    # the model's median (the compiled pipeline's point, up to float32 sums).
+    total = ex["baseline_change"] + sum(d["contribution"] for d in ex["drivers"])
+    total += ex["other_features_total"]
+    assert abs(total - ex["forecast_change"]) < 1e-2
+    assert abs(ex["current"] + ex["forecast_change"] - ex["forecast"]) < 1e-2
+    assert abs(ex["forecast"] - fc["point"]) <= 1e-4 * abs(fc["point"]) + 1e-2
     an = out["detect_anomalies"]
     assert an["events_checked"] == 12 * 60 + 1  # 1-min twin data, both ends included
     assert set(an["summary"]) >= {"frequency_excursions", "unusual_ramps", "gaps", "stale"}
@@ -188,3 +195,50 @@ def test_bad_arguments_give_clear_tool_errors(store: Path) -> None:
         assert r.is_error, text
         assert want in text, text
         assert "Traceback" not in text and 'File "' not in text
+
+
+def test_forecast_without_model_serves_stored_forecasts(store: Path, tmp_path: Path) -> None:
+    with open_store(store) as s:
+        ts = s.latest_telemetry("grid")["grid"]["ts_ns"]
+        s.write_forecasts(
+            {
+                "ts_ns": [ts, ts],
+                "site": ["grid", "grid"],
+                "target": ["net_load_mw", "net_load_mw"],
+                "horizon_steps": [1, 2],
+                "target_ts_ns": [ts + 60 * 10**9, ts + 120 * 10**9],
+                "point": [25_000.0, 25_100.0],
+                "lower": [24_500.0, 24_400.0],
+                "upper": [25_500.0, 25_800.0],
+                "lower_q": [0.1, 0.1],
+                "upper_q": [0.9, 0.9],
+                "model": ["m1", "m1"],
+            }
+        )
+    missing = tmp_path / "no-model"
+
+    async def go() -> tuple[Any, Any, Any]:
+        async with stdio_client(store, None, "--model", str(missing)) as c:
+            one = await c.call_tool("get_forecast", {"horizon_steps": 2})
+            both = await c.call_tool("get_forecast", {})
+            ex = await c.call_tool("explain_forecast", {}, raise_on_error=False)
+            return one, both, ex
+
+    one, both, ex = asyncio.run(go())
+    assert one.data["source"].startswith("store")
+    assert (one.data["point"], one.data["lower"], one.data["upper"]) == (
+        25_100.0,
+        24_400.0,
+        25_800.0,
+    )
+    assert [h["horizon_steps"] for h in both.data["all_horizons"]] == [1, 2]
+    assert ex.is_error and "no model directory" in _text(ex)
+
+
+def test_forecast_horizon_must_match_the_model(store: Path, tiny_model: Path) -> None:
+    async def go() -> Any:
+        async with stdio_client(store, None, "--model", str(tiny_model)) as c:
+            return await c.call_tool("get_forecast", {"horizon_steps": 7}, raise_on_error=False)
+
+    r = asyncio.run(go())
+    assert r.is_error and "1 step(s) ahead" in _text(r) and "horizon_steps=7" in _text(r)

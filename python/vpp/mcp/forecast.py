@@ -22,7 +22,7 @@ import numpy as np
 
 from vpp.io.store import Store
 from vpp.mcp.grid import iso
-from vpp.mcp.model_adapter import LoadedModel, ModelNotFound, load_model
+from vpp.mcp.model_adapter import LoadedModel, ModelNotFound, current_value, load_model
 
 __all__ = ["ForecastService", "ForecastUnavailable"]
 
@@ -74,6 +74,7 @@ class ForecastService:
         self._model: LoadedModel | None = None
         self._why_not: str | None = None
         self._tried = False
+        self._run_lock = threading.Lock()
 
     def model(self) -> LoadedModel | None:
         """The loaded model, or None (then :attr:`why_not` says why)."""
@@ -98,25 +99,26 @@ class ForecastService:
         return self._why_not
 
     # -- live features -----------------------------------------------------------
-    def _features(self, model: LoadedModel, site: str) -> tuple[np.ndarray, dict[str, Any]]:
-        need = model.history_events()
-        frame = self.store.telemetry_range(site=site, last=need)
+    def _live(self, model: LoadedModel, site: str) -> dict[str, Any]:
+        """Run a fresh pipeline over the site's recent telemetry; the last event's outputs."""
+        frame = self.store.telemetry_range(site=site, last=model.history_events())
         if frame.empty:
             raise ForecastUnavailable(f"no telemetry for site {site!r}")
         signals = list(model.spec.signals)
         missing = [s for s in signals if s not in frame]
         if missing:
             raise ForecastUnavailable(f"the model needs signals {missing} the store does not hold")
-        from vpp.features import FeatureEngine
-
-        eng = FeatureEngine(model.spec)
         ts = frame["ts_ns"].to_numpy(dtype=np.int64)
         values = np.ascontiguousarray(frame[signals].to_numpy(dtype=np.float64))
-        feats = eng.process(ts, values, None)
-        last = frame.iloc[-1].to_dict()
-        return np.asarray(feats[-1], dtype=np.float64), {
+        with self._run_lock:  # the first run may compile the model library
+            row, levels, compiled = model.run(ts, values)
+        record = frame.iloc[-1].to_dict()
+        return {
             "ts_ns": int(ts[-1]),
-            "record": last,
+            "row": row,
+            "levels": levels,
+            "compiled": compiled,
+            "current": current_value(model.target, record),
             "events_used": len(frame),
         }
 
@@ -131,27 +133,28 @@ class ForecastService:
                     f"horizon_steps={horizon_steps} is not available (omit it or pass "
                     f"{model.horizon_steps})"
                 )
-            row, ctx = self._features(model, site)
-            q = model.predict_levels(row, ctx["record"])
-            step_ns = model.step_ns or self._step_ns(site)
+            live = self._live(model, site)
+            levels = live["levels"]
+            qs = model.quantiles
+            mid = int(np.argmin([abs(q - 0.5) for q in qs]))
+            step_ns = self._step_ns(site)
+            ts = live["ts_ns"]
             return {
                 "site": site,
                 "source": "model",
                 "model": model.model_id,
+                "compiled": live["compiled"],
                 "target": model.target,
-                "issued_at": iso(ctx["ts_ns"]),
+                "issued_at": iso(ts),
                 "horizon_steps": model.horizon_steps,
-                "target_time": iso(ctx["ts_ns"] + model.horizon_steps * step_ns)
-                if step_ns
-                else None,
-                "point": _r(q["point"]),
-                "lower": _r(q.get("lower")),
-                "upper": _r(q.get("upper")),
-                "lower_q": q.get("lower_q"),
-                "upper_q": q.get("upper_q"),
-                "current": _r(q.get("current")),
-                "quantiles_crossed": q.get("quantiles_crossed"),
-                "events_used": ctx["events_used"],
+                "target_time": iso(ts + model.horizon_steps * step_ns) if step_ns else None,
+                "point": _r(levels[mid]),
+                "lower": _r(levels[0]) if len(levels) > 1 else None,
+                "upper": _r(levels[-1]) if len(levels) > 1 else None,
+                "lower_q": qs[0] if len(qs) > 1 else None,
+                "upper_q": qs[-1] if len(qs) > 1 else None,
+                "current": _r(live["current"]),
+                "events_used": live["events_used"],
             }
         frame = self.store.latest_forecast(site, "net_load_mw", horizon_steps)
         if frame.empty:
@@ -191,36 +194,43 @@ class ForecastService:
             raise ForecastUnavailable(
                 f"explanations need the XGBoost model, which is not available: {self.why_not}"
             )
-        row, ctx = self._features(model, site)
-        contribs, bias, names = model.contributions(row)
+        live = self._live(model, site)
+        row = live["row"]
+        contribs, bias = model.contributions(row)
+        names = model.feature_names
         order = np.argsort(-np.abs(contribs))[:top_k]
-        unit = "MW" if model.target.endswith("_mw") else ""
+        unit = " MW" if model.target.endswith("_mw") else ""
         drivers = []
         for j in order:
             c = float(contribs[j])
             v = float(row[j])
-            value = "missing" if not math.isfinite(v) else f"{_fmt(v)}"
-            sign = "up" if c >= 0 else "down"
+            value = "missing" if not math.isfinite(v) else _fmt(v)
             drivers.append(
                 {
                     "feature": names[j],
-                    "value": None if not math.isfinite(v) else round(v, 4),
+                    "value": round(v, 4) if math.isfinite(v) else None,
                     "contribution": round(c, 4),
-                    "text": f"{names[j]} = {value} pushes the forecast {sign} by "
-                    f"{_fmt(abs(c))} {unit}".rstrip(),
+                    "text": f"{names[j]} = {value} pushes the forecast "
+                    f"{'up' if c >= 0 else 'down'} by {_fmt(abs(c))}{unit}",
                 }
             )
-        q = model.predict_levels(row, ctx["record"])
+        current = live["current"]
+        change = bias + float(contribs.sum())
         rest = float(contribs.sum() - contribs[order].sum())
         return {
             "site": site,
             "model": model.model_id,
             "target": model.target,
-            "issued_at": iso(ctx["ts_ns"]),
+            "issued_at": iso(live["ts_ns"]),
             "horizon_steps": model.horizon_steps,
-            "forecast": _r(q["point"]),
-            "explained_quantity": model.explained_quantity(),
-            "baseline": round(float(bias), 4),
+            "current": _r(current),
+            "baseline_change": round(bias, 4),
+            "forecast_change": round(change, 4),
+            "forecast": _r(current + change) if current is not None else None,
+            "how_to_read": (
+                f"forecast = current {model.target} + baseline_change + the sum of all feature "
+                "contributions (median quantile; XGBoost pred_contribs)"
+            ),
             "drivers": drivers,
             "other_features_total": round(rest, 4),
             "summary": "; ".join(d["text"] for d in drivers[:3]),
