@@ -6,6 +6,7 @@ so both produce identical records for identical events.
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -31,26 +32,82 @@ class BatchOutput:
 class BatchProcessor:
     """Features (and, when configured, forecasts and agents) for batches of events."""
 
-    def __init__(self, spec: FeatureSpec) -> None:
-        self.engine = FeatureEngine(spec)
+    def __init__(self, spec: FeatureSpec, forecaster: Any = None) -> None:
+        """Args:
+        spec: the feature spec.
+        forecaster: a :class:`vpp.pipeline.Pipeline` over ``spec`` (features
+            and forecasts in one call) or None for features only.
+        """
+        self.forecaster = forecaster
+        # With a forecaster, its own engine holds the feature state.
+        self.engine = forecaster if forecaster is not None else FeatureEngine(spec)
+        self._forecast_on: bool | None = None
 
     @classmethod
-    def for_signals(cls, signals: list[str]) -> BatchProcessor:
-        """A processor with the default feature spec over ``signals``."""
-        return cls(FeatureSpec.default(signals))
+    def for_signals(cls, signals: list[str], model: Any = "default") -> BatchProcessor:
+        """A processor with the default feature spec over ``signals``.
+
+        ``model`` (default: the shipped default model, see
+        :func:`vpp.model.serving.default_model_dir`) adds forecasts when it
+        reads exactly these features; None turns forecasting off.
+        """
+        from vpp.model.serving import forecaster_for
+
+        spec = FeatureSpec.default(signals)
+        return cls(spec, forecaster_for(spec, model) if model is not None else None)
 
     def process(self, batch: Telemetry) -> BatchOutput:
         """Apply one batch in order; out-of-order events leave NaN rows and are counted."""
         values = batch.select(self.engine.signals).values
-        feats = self.engine.process(batch.ts_ns, values, batch.sites, on_out_of_order="skip")
-        return BatchOutput(features=feats)
+        if self.forecaster is None:
+            feats = self.engine.process(batch.ts_ns, values, batch.sites, on_out_of_order="skip")
+            return BatchOutput(features=feats)
+        feats, preds = self.forecaster.process(
+            batch.ts_ns, values, batch.sites, on_out_of_order="skip"
+        )
+        return BatchOutput(features=feats, forecasts=self._forecast_records(batch, preds))
+
+    def _forecast_records(self, batch: Telemetry, preds: np.ndarray) -> pd.DataFrame | None:
+        from vpp.model import metrics
+        from vpp.model.serving import forecast_records, model_step_ns
+
+        model = self.forecaster.model
+        step_ns = model_step_ns(model.metadata)
+        if self._forecast_on is None and step_ns:
+            # Lags and windows count events: a model trained at another
+            # resolution would read them as other time spans.
+            spd = metrics.steps_per_day(batch.ts_ns, batch.sites)
+            if spd is not None:
+                self._forecast_on = abs(86_400 * 10**9 / spd - step_ns) <= 0.01 * step_ns
+                if not self._forecast_on:
+                    logging.getLogger("vpp.runtime").warning(
+                        "forecasting off: the data has %d events per day, the model was "
+                        "trained at %d",
+                        spd,
+                        round(86_400 * 10**9 / step_ns),
+                    )
+        if self._forecast_on is False:
+            return None
+        return forecast_records(
+            batch.ts_ns,
+            batch.sites,
+            preds,
+            model.quantiles,
+            model.target,
+            model.horizon_steps,
+            step_ns,
+            model.content_hash[:12],
+        )
 
     def describe(self) -> dict[str, Any]:
         """What this processor computes, for run summaries and store metadata."""
-        return {
+        out: dict[str, Any] = {
             "n_features": len(self.engine.feature_names),
             "counters": dict(self.engine.counters),
         }
+        if self.forecaster is not None:
+            out["forecast"] = {**self.forecaster.describe(), "active": self._forecast_on}
+        return out
 
     def snapshot(self) -> bytes:
         """All state that later batches depend on, as bytes (for consumer checkpoints).
@@ -71,15 +128,24 @@ class BatchProcessor:
         parts = _unpack_parts(blob)
         if "engine" not in parts:
             raise SnapshotError("processor snapshot has no feature-engine state")
-        self.engine = FeatureEngine.restore(parts.pop("engine"))
+        blob = parts.pop("engine")
+        if self.forecaster is not None:
+            self.forecaster = type(self.forecaster).restore(blob, self.forecaster.model)
+            self.engine = self.forecaster
+        else:
+            self.engine = FeatureEngine.restore(blob)
         self._restore_stage_states(parts)
 
     def _stage_states(self) -> dict[str, bytes]:
-        """Snapshots of stateful stages after the feature engine (none yet)."""
-        return {}
+        """Snapshots of stateful stages after the feature engine."""
+        # Whether forecasting is on is decided from the first batch; a restored
+        # processor must not decide again from whatever batch comes next.
+        return {"forecast_on": {None: b"?", True: b"1", False: b"0"}[self._forecast_on]}
 
     def _restore_stage_states(self, parts: dict[str, bytes]) -> None:
         """Inverse of :meth:`_stage_states`."""
+        flag = parts.get("forecast_on", b"?")
+        self._forecast_on = {b"1": True, b"0": False}.get(flag)
 
 
 _SNAPSHOT_MAGIC = b"VPPPROC1"

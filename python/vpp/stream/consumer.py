@@ -213,7 +213,13 @@ class StreamConsumer:
                 )
                 now = time.monotonic()
                 if not msgs:
-                    if cfg.idle_exit_s is not None and now - self._last_activity > cfg.idle_exit_s:
+                    if not self.parts:
+                        # Idle time counts only while partitions are assigned:
+                        # joining can wait out a dead member's session.
+                        self._last_activity = now
+                    elif (
+                        cfg.idle_exit_s is not None and now - self._last_activity > cfg.idle_exit_s
+                    ):
                         log.info("no messages for %.1f s: exiting", cfg.idle_exit_s)
                         break
                     continue
