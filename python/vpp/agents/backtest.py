@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from vpp._core import AgentSet
 from vpp.agents.config import (
@@ -35,6 +36,8 @@ LP_MAX_STEPS = 20_000
 
 
 def _ts(ts_ns: npt.ArrayLike) -> np.ndarray:
+    if isinstance(ts_ns, pd.Series | pd.DatetimeIndex) and ts_ns.dtype.kind == "M":
+        ts_ns = pd.DatetimeIndex(ts_ns).asi8
     ts = np.asarray(ts_ns)
     if np.issubdtype(ts.dtype, np.datetime64):
         ts = ts.astype("datetime64[ns]").astype(np.int64)

@@ -1,0 +1,69 @@
+"""Quality figures of the agents on a year of twin data (for the README).
+
+Run ``python -m vpp.agents.report [--days 365] [--seed 1]``; prints one JSON
+object with the arbitrage and frequency-response backtests:
+
+* arbitrage: one 1 MW / 2 MWh battery, round trip 0.9025, €5/MWh wear, on
+  the twin's 1-minute prices, settled hourly, against the hourly oracle;
+* frequency response: 100 units of 10 MW / 20 MWh holding 400 MW of Dynamic
+  Containment; compliance over the year's 1-minute frequency, nadir and
+  RoCoF from a 1,800 MW trip in the closed loop at 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+
+from vpp.agents.backtest import arbitrage_backtest, frequency_response_backtest
+from vpp.agents.config import BatteryConfig, FleetConfig, FrequencyResponseConfig
+
+__all__ = ["main", "year_report"]
+
+
+def year_report(days: float = 365.0, seed: int = 1) -> dict[str, object]:
+    """Both backtests on ``days`` of 1-minute twin data."""
+    from vpp.twin import generate
+
+    df = generate(days=days, resolution="1min", sites=1, seed=seed)
+    ts = pd.DatetimeIndex(df["timestamp"]).asi8
+    t0 = time.perf_counter()
+    arb = arbitrage_backtest(
+        ts,
+        df["price_per_mwh"].to_numpy(),
+        BatteryConfig.from_round_trip(1.0, 2.0, 0.9025, degradation_cost_per_mwh=5.0),
+    )
+    t1 = time.perf_counter()
+    unit = BatteryConfig(energy_mwh=20.0, max_charge_mw=10.0, max_discharge_mw=10.0)
+    fr = frequency_response_backtest(
+        FleetConfig.uniform(100, unit),
+        FrequencyResponseConfig(contracted_mw=400.0),
+        ts_ns=ts,
+        frequency_hz=df["frequency_hz"].to_numpy(),
+        trip_mw=1800.0,
+        seed=seed,
+    )
+    t2 = time.perf_counter()
+    return {
+        "events": len(df),
+        "arbitrage": arb,
+        "frequency_response": fr,
+        "seconds": {"arbitrage": t1 - t0, "frequency_response": t2 - t1},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the year report as JSON."""
+    ap = argparse.ArgumentParser(prog="python -m vpp.agents.report")
+    ap.add_argument("--days", type=float, default=365.0)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    print(json.dumps(year_report(a.days, a.seed), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
