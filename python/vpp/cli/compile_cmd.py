@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--flags",
         default=None,
-        help='compiler flags, e.g. "-O2" (default: tune: build -Os/-O1/-O2/-O3, time them, '
+        help='compiler flags, e.g. --flags=-O2 (default: tune: build -Os/-O1/-O2/-O3, time them, '
         "keep the fastest)",
     )
     p.add_argument("--force", action="store_true", help="rebuild even if cached")

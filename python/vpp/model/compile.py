@@ -15,15 +15,17 @@ code (``-Os``/``-O1``) often beats ``-O3``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,14 +147,31 @@ def _check(lib_path: Path, model: ForecastModel, X: np.ndarray) -> None:
         )
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send stdout to stderr: TL2cgen's logger prints to stdout,
+    which must stay clean for JSON output and the MCP stdio transport."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        # TL2cgen also logs through a Python callback that prints.
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _generate(model: ForecastModel, dest: Path) -> None:
     import tl2cgen
     import treelite
 
     json_path = dest / "model.json"
     json_path.write_bytes(model.model_bytes())
-    tl_model = treelite.frontend.load_xgboost_model(str(json_path))
-    tl2cgen.generate_c_code(tl_model, dirpath=str(dest / "src"), params={})
+    with _stdout_to_stderr():
+        tl_model = treelite.frontend.load_xgboost_model(str(json_path))
+        tl2cgen.generate_c_code(tl_model, dirpath=str(dest / "src"), params={})
 
 
 def _build(cc: str, flags: Sequence[str], src: Path, out: Path) -> float:
@@ -255,9 +274,6 @@ def compile_model(
         vpp.errors.ModelError: code generation or compilation failed, or the
             library disagrees with XGBoost.
     """
-    cc = find_compiler()
-    if cc is None:
-        raise CompilerUnavailable("no C compiler (gcc or cc) on PATH; set CC or install gcc")
     digest = model.content_hash
     home = (cache_dir or cache_root()) / digest
     home.mkdir(parents=True, exist_ok=True)
@@ -273,6 +289,9 @@ def compile_model(
         if record.is_file() and lib.is_file() and not force:
             info = json.loads(record.read_text())
             return CompiledLibrary(**{**info, "path": lib})
+    cc = find_compiler()
+    if cc is None:
+        raise CompilerUnavailable("no C compiler (gcc or cc) on PATH; set CC or install gcc")
     with tempfile.TemporaryDirectory(prefix="build-", dir=home) as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()

@@ -98,6 +98,12 @@ class FallbackPipeline:
         preds[np.isnan(feats).all(axis=1)] = np.nan
         return feats, preds
 
+    @classmethod
+    def restore(cls, blob: bytes, model: ForecastModel) -> FallbackPipeline:
+        """A fallback pipeline over ``model`` continuing from :meth:`snapshot` bytes."""
+        engine = FeatureEngine.restore(bytes(blob))
+        return cls(engine.spec, model, engine)
+
     def snapshot(self) -> bytes:
         """The feature engine's state."""
         return bytes(self.engine.snapshot())

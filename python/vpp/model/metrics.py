@@ -83,7 +83,7 @@ def steps_per_day(ts_ns: np.ndarray, sites: np.ndarray) -> int | None:
     """Events per day at one site, from the median step between its events.
 
     Returns None when there are fewer than two events per site or the step
-    does not divide a day into a whole number of events (within 1%).
+    does not divide a day into a whole number of events (within 0.01 event).
     """
     steps: list[np.ndarray] = []
     for site in np.unique(sites):
@@ -97,6 +97,6 @@ def steps_per_day(ts_ns: np.ndarray, sites: np.ndarray) -> int | None:
         return None
     per_day = _DAY_NS / step
     rounded = round(per_day)
-    if rounded < 1 or abs(per_day - rounded) > 0.01 * per_day:
+    if rounded < 1 or abs(per_day - rounded) > 0.01:
         return None
     return int(rounded)
