@@ -186,3 +186,24 @@ def test_state_round_trips(how: str) -> None:
 def test_bad_snapshot() -> None:
     with pytest.raises(SnapshotError):
         AgentSet.restore(b"not a snapshot")
+
+
+def test_dispatch_records() -> None:
+    from vpp.agents.records import RECORD_COLUMNS, dispatch_frame, unit_records
+
+    ts, f, p = _series(300)
+    agents = make()
+    out = agents.run(ts, f, p)
+    frame = dispatch_frame(ts, None, out)
+    assert tuple(frame.columns) == RECORD_COLUMNS
+    assert len(frame) == ts.size
+    np.testing.assert_array_equal(frame["power_mw"].to_numpy(), out["total_mw"])
+    fr_rows = frame["reason"] == "frequency_response"
+    assert fr_rows.any() and (frame.loc[fr_rows, "agent"] == "frequency_response").all()
+    buf = np.zeros(agents.n_units)
+    agents.decide_into(int(ts[-1]) + MIN_NS, 0, 49.6, 60.0, buf)
+    rows = unit_records(
+        int(ts[-1]) + MIN_NS, "grid", buf, range(agents.n_units), agents.last_decision
+    )
+    assert len(rows) == agents.n_units
+    assert sum(r["power_mw"] for r in rows) == pytest.approx(agents.last_decision["total_mw"])
