@@ -5,13 +5,14 @@
 #   make lint      cargo fmt --check, clippy -D warnings, ruff (CI: yes)
 #   make bench     benchmarks only, with figures (CI: yes, inside test)
 #   make services-up / services-down   start/stop Kafka and InfluxDB on 127.0.0.1
+#   make chromium  install Debian's chromium for the report screenshot test (CI: yes, via test)
 
 SHELL := /bin/bash
 PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: venv install develop run test lint fmt bench cargo-test services-up services-down clean
+.PHONY: venv install develop run test lint fmt bench cargo-test services-up services-down chromium clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -54,11 +55,15 @@ fmt: $(VPY)
 services-up:
 	bash scripts/services/up.sh
 
+# Needs root or sudo; without them the screenshot test is skipped (outside CI only).
+chromium:
+	bash scripts/install_chromium.sh || echo "chromium not installed: the report screenshot test skips outside CI"
+
 services-down:
 	bash scripts/services/down.sh
 
 # The README's test command. pytest's exit code 5 (no tests collected) fails.
-test: install lint cargo-test services-up
+test: install lint cargo-test services-up chromium
 	set -o pipefail; rc=0; \
 	$(VPY) -m pytest -q --benchmark-columns=median,ops,rounds --benchmark-sort=name || rc=$$?; \
 	bash scripts/services/down.sh || true; \

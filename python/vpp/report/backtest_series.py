@@ -155,6 +155,7 @@ def backtest_series(
     n_units: int = 1,
     frequency_response: Any = None,
     frequency_event: bool = False,
+    event_frequency_response: Any = None,
     max_points: int = MAX_POINTS,
 ) -> dict[str, Any]:
     """All parts that the backtest's data supports.
@@ -164,8 +165,12 @@ def backtest_series(
             backtest (:class:`vpp.model.BacktestResult` and its inputs).
         battery: a :class:`vpp.agents.BatteryConfig`; None skips the agents.
         n_units: identical units.
-        frequency_response: the contract (used by the replay and the trip test).
+        frequency_response: the contract held while trading (as passed to
+            :func:`vpp.agents.backtest.arbitrage_backtest`; None: none).
         frequency_event: run the twin trip test for ``series.frequency``.
+        event_frequency_response: the contract in the trip test (default:
+            ``frequency_response`` if it has a contract, else the fleet's
+            whole power, as ``vpp backtest`` does).
     """
     out: dict[str, Any] = {
         "forecast": forecast_part(tel, levels, test, target, horizon_steps, quantiles, max_points)
@@ -188,7 +193,7 @@ def backtest_series(
     if battery is not None and frequency_event:
         from vpp.agents import FleetConfig, FrequencyResponseConfig
 
-        fr = frequency_response
+        fr = event_frequency_response or frequency_response
         if fr is None or fr.contracted_mw <= 0:
             fr = FrequencyResponseConfig(contracted_mw=battery.max_discharge_mw * n_units)
         out["frequency"] = frequency_event_series(

@@ -287,6 +287,7 @@ def _align(ts: np.ndarray, v: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def _arbitrage_from_store(
     data: ReportData, tel: pd.DataFrame, disp: pd.DataFrame, cfg: Any
 ) -> None:
+    from vpp.agents.backtest import settlement_prices
     from vpp.report.series import cumulative_profit, oracle_cumulative_profit
 
     if "price_per_mwh" not in tel or not tel["price_per_mwh"].notna().any():
@@ -302,7 +303,9 @@ def _arbitrage_from_store(
     n_units = max(int(disp["unit"].nunique()), 1)
     battery = cfg.battery_config()
     wear = battery.degradation_cost_per_mwh
-    profit = cumulative_profit(ts, power, price, wear)
+    # Both sides settle at the settlement period's mean price, as the backtest does.
+    settle, _ = settlement_prices(ts, price, cfg.agents.settlement_s)
+    profit = cumulative_profit(ts, power, settle, wear)
     oracle, oracle_total = oracle_cumulative_profit(
         ts, price, battery, n_units, cfg.agents.settlement_s
     )
