@@ -42,7 +42,7 @@ def add_model_args(p: argparse.ArgumentParser, horizon_default: int = 1) -> None
         "--quantiles", default="0.1,0.5,0.9", help="quantile levels (default 0.1,0.5,0.9)"
     )
     g.add_argument("--rounds", type=int, default=100, help="boosting rounds (trees per quantile)")
-    g.add_argument("--max-depth", type=int, default=4, help="tree depth (default 4)")
+    g.add_argument("--max-depth", type=int, default=3, help="tree depth (default 3)")
     g.add_argument("--learning-rate", type=float, default=0.1, help="shrinkage (default 0.1)")
 
 

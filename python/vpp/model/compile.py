@@ -50,7 +50,7 @@ log = logging.getLogger("vpp.model.compile")
 
 #: Flags when none are given and no tuning was recorded (tuned on the default
 #: model; see models/default/README.md).
-DEFAULT_FLAGS: tuple[str, ...] = ("-O1",)
+DEFAULT_FLAGS: tuple[str, ...] = ("-O2",)
 CANDIDATE_FLAGS: tuple[tuple[str, ...], ...] = (("-Os",), ("-O1",), ("-O2",), ("-O3",))
 _COMMON_FLAGS = ("-fPIC", "-shared", "-std=c99")
 #: Relative tolerance of the post-build check against XGBoost (float32 sums).
