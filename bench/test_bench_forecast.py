@@ -23,7 +23,6 @@ import pytest
 
 from bench.baselines import PandasPrototype
 from vpp import twin
-from vpp.features import FeatureEngine
 from vpp.io import Telemetry
 from vpp.model import ForecastModel
 from vpp.pipeline import Pipeline
@@ -79,16 +78,14 @@ def _cycle(n_warm: int, n: int) -> Any:
 
 
 def test_pipeline_push_single_event(benchmark, model, one_site, reference) -> None:  # type: ignore[no-untyped-def]
-    feats, preds = reference
+    _, preds = reference
     p = Pipeline(None, model)
     p.process(one_site.ts_ns[:WARM], one_site.values[:WARM], one_site.sites[:WARM])
     ts, values, site = one_site.ts_ns, one_site.values, str(one_site.sites[0])
     span = int(ts[-1] - ts[0]) + 60_000_000_000
     nxt = _cycle(WARM, len(ts))
     got = [p.push(int(ts[i]), values[i], site) for i in range(WARM, WARM + 100)]
-    agrees = all(
-        np.array_equal(g[1], preds[WARM + k], equal_nan=True) for k, g in enumerate(got)
-    )
+    agrees = all(np.array_equal(g[1], preds[WARM + k], equal_nan=True) for k, g in enumerate(got))
 
     def push() -> Any:
         i, lap = nxt()
