@@ -115,6 +115,12 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
             out["dispatch_battery"] = r.structured_content
             r = await c.call_tool("run_backtest", {"days": 1.0}, raise_on_error=False)
             out["run_backtest"] = (r.is_error, _text(r), r.structured_content)
+            r = await c.call_tool(
+                "run_backtest",
+                {"source": "store", "site": "grid", "days": 2.0},
+                raise_on_error=False,
+            )
+            out["run_backtest_store"] = (r.is_error, _text(r), r.structured_content)
             out["sites"] = json.loads((await c.read_resource("grid://sites"))[0].text)
             out["latest"] = json.loads((await c.read_resource("grid://site/grid/latest"))[0].text)
             prompt = await c.get_prompt("resilience_review", {"site": "grid", "horizon_hours": "3"})
@@ -157,7 +163,10 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
 
     if "vpp.cli.backtest_cmd" in cli.COMMAND_MODULES:
         assert not bt_error, bt_text
-        assert "forecast" in bt
+        assert bt["events"] == 1440 and bt["forecast"]["target"] == "net_load_mw"
+        st_error, st_text, st = out["run_backtest_store"]
+        assert not st_error, st_text
+        assert st["events"] == 2880 and st["backtest_source"] == "store"  # the whole stored range
     else:  # the forecasting package is not in this build: a clear error, not a crash
         assert bt_error and "not available" in bt_text
     assert out["sites"]["sites"][0]["site"] == "grid"

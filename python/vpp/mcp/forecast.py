@@ -49,6 +49,24 @@ def _default_model_dirs(store: Store) -> list[Path]:
     return dirs
 
 
+#: Unit of a feature value by name fragment, first match wins.
+_FEATURE_UNITS: tuple[tuple[str, str], ...] = (
+    ("_per_h", " MW/h"),
+    ("renewable_share", ""),
+    ("price_per_mwh", " per MWh"),
+    ("_mw", " MW"),
+    ("_hz", " Hz"),
+    ("temperature_c", " °C"),
+)
+
+
+def _feature_unit(name: str) -> str:
+    for fragment, unit in _FEATURE_UNITS:
+        if fragment in name:
+            return unit
+    return ""
+
+
 def _fmt(v: float) -> str:
     a = abs(v)
     if a >= 100:
@@ -204,7 +222,7 @@ class ForecastService:
         for j in order:
             c = float(contribs[j])
             v = float(row[j])
-            value = "missing" if not math.isfinite(v) else _fmt(v)
+            value = "missing" if not math.isfinite(v) else _fmt(v) + _feature_unit(names[j])
             drivers.append(
                 {
                     "feature": names[j],
