@@ -376,6 +376,114 @@ mod tests {
         assert_eq!(b[0], 3.0);
     }
 
+    /// Build a stand-in for a TL2cgen library: output 0 = the first feature
+    /// (or -1000 if missing), output 1 = the number of missing features.
+    fn fake_model(n_features: usize) -> Option<std::path::PathBuf> {
+        let dir = std::env::temp_dir().join(format!(
+            "vpp-pipeline-test-{}-{n_features}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).ok()?;
+        let src = dir.join("m.c");
+        let lib = dir.join("m.so");
+        let code = format!(
+            "union Entry {{ int missing; float fvalue; int qvalue; }};\n\
+             int get_num_feature(void) {{ return {n_features}; }}\n\
+             int get_num_target(void) {{ return 2; }}\n\
+             void predict(union Entry* d, int m, float* r) {{\n\
+               r[0] += d[0].missing == -1 ? -1000.0f : d[0].fvalue;\n\
+               for (int i = 0; i < {n_features}; i++) r[1] += d[i].missing == -1;\n\
+             }}\n"
+        );
+        std::fs::write(&src, code).ok()?;
+        let status = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&lib)
+            .arg(&src)
+            .status()
+            .ok()?;
+        status.success().then_some(lib)
+    }
+
+    #[test]
+    fn compiled_predictions_are_zeroed_missing_aware_levels() {
+        let spec = spec(&["load_mw", "solar_mw"]);
+        let nf = spec.layout().n_features;
+        let Some(lib) = fake_model(nf) else {
+            eprintln!("no C compiler: skipped");
+            return;
+        };
+        let mut p = Pipeline::new(spec.clone(), &lib, "net_load_mw").unwrap();
+        let s = p.engine_mut().site_index("a");
+        let (mut feats, mut preds) = (vec![0.0; nf], vec![0.0; 2]);
+        let names = spec.feature_names();
+        let n = 30;
+        let ts: Vec<i64> = (0..n as i64).map(|i| i * 60_000_000_000).collect();
+        let vals: Vec<f64> = (0..2 * n)
+            .map(|i| {
+                if i % 7 == 3 {
+                    f64::NAN
+                } else {
+                    10.0 + i as f64
+                }
+            })
+            .collect();
+        let mut loop_preds = Vec::new();
+        for i in 0..n {
+            let v = &vals[2 * i..2 * i + 2];
+            p.push(ts[i], s, v, &mut feats, &mut preds).unwrap();
+            let now = v[0] - v[1];
+            let missing = feats.iter().filter(|x| !x.is_finite()).count() as f64;
+            let first = if feats[0].is_finite() {
+                feats[0] as f32 as f64
+            } else {
+                -1000.0
+            };
+            let mut want = [now + first, now + missing];
+            if now.is_finite() {
+                want.sort_by(f64::total_cmp);
+                assert_eq!(preds, want, "event {i} ({:?})", &names[..2]);
+            } else {
+                assert!(preds.iter().all(|x| x.is_nan()));
+            }
+            loop_preds.extend_from_slice(&preds);
+        }
+        // The batch path equals the loop.
+        let mut q = Pipeline::new(spec, &lib, "net_load_mw").unwrap();
+        let sites = vec![q.engine_mut().site_index("a"); n];
+        let (mut bf, mut bp) = (vec![0.0; n * nf], vec![0.0; n * 2]);
+        q.process(
+            &ts,
+            &vals,
+            &sites,
+            OnOutOfOrder::Raise,
+            &mut bf,
+            &mut bp,
+            None,
+        )
+        .unwrap();
+        for (a, b) in bp.iter().zip(&loop_preds) {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{a} vs {b}");
+        }
+        // A library with another feature count is refused with a clear message.
+        let err = Pipeline::new(
+            FeatureSpec::new(
+                vec!["load_mw".into()],
+                vec![1],
+                vec![],
+                &[],
+                false,
+                false,
+                false,
+            )
+            .unwrap(),
+            &lib,
+            "load_mw",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("features"), "{err}");
+    }
+
     #[test]
     fn missing_library_is_a_model_error() {
         let err = Pipeline::new(
