@@ -485,6 +485,49 @@ mod tests {
     }
 
     #[test]
+    fn attached_agents_decide_in_the_same_loop() {
+        use crate::agents::{AgentConfig, ArbitrageParams, BatteryParams, FrParams};
+        let spec = spec(&["load_mw", "frequency_hz"]);
+        let nf = spec.layout().n_features;
+        let Some(lib) = fake_model(nf) else {
+            eprintln!("no C compiler: skipped");
+            return;
+        };
+        let mut p = Pipeline::new(spec, &lib, "net_load_mw").unwrap();
+        let s = p.engine_mut().site_index("grid");
+        let cfg = AgentConfig {
+            fr: FrParams {
+                contracted_mw: 1.0,
+                ..Default::default()
+            },
+            arbitrage: ArbitrageParams {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        p.attach_agents(AgentSet::new(vec![(BatteryParams::default(), 0)], 1, cfg).unwrap());
+        let ts = [60_000_000_000, 120_000_000_000, 180_000_000_000];
+        // Nominal, low (discharge), high (charge) frequency.
+        let vals = [100.0, 50.0, 100.0, 49.5, 100.0, 50.5];
+        let (mut f, mut q, mut d) = (vec![0.0; 3 * nf], vec![0.0; 6], vec![0.0; 3]);
+        p.process(
+            &ts,
+            &vals,
+            &[s; 3],
+            OnOutOfOrder::Raise,
+            &mut f,
+            &mut q,
+            Some(&mut d),
+        )
+        .unwrap();
+        assert_eq!(d[0], 0.0);
+        assert!(d[1] > 0.0 && d[2] < 0.0, "{d:?}");
+        assert_eq!(p.agents().unwrap().counters().events, 3);
+        assert!(p.detach_agents().is_some() && p.agents().is_none());
+    }
+
+    #[test]
     fn missing_library_is_a_model_error() {
         let err = Pipeline::new(
             spec(&["load_mw"]),
