@@ -160,6 +160,8 @@ pub struct Planner {
     value: Vec<f64>,
     next: Vec<f64>,
     choice: Vec<u16>,
+    /// Value of each move (level difference −kd..=kc) at the current step.
+    moves: Vec<f64>,
 }
 
 impl Planner {
@@ -197,7 +199,12 @@ impl Planner {
         self.choice.clear();
         self.choice.resize(h * levels, 0);
         for t in (0..h).rev() {
-            let price = prices[t];
+            // A move's value depends only on the level difference and the
+            // price: compute each once per step, not once per level pair.
+            self.moves.clear();
+            self.moves.extend(
+                (0..=kc + kd).map(|m| lim.step_value((m as f64 - kd as f64) * delta, prices[t])),
+            );
             for i in 0..levels {
                 // Staying put first: ties keep the battery idle.
                 let mut best = self.value[i];
@@ -205,11 +212,7 @@ impl Planner {
                 let j_lo = i.saturating_sub(kd);
                 let j_hi = (i + kc).min(levels - 1);
                 for j in j_lo..=j_hi {
-                    if j == i {
-                        continue;
-                    }
-                    let d = (j as f64 - i as f64) * delta;
-                    let v = lim.step_value(d, price) + self.value[j];
+                    let v = self.moves[j + kd - i] + self.value[j];
                     if v > best {
                         best = v;
                         arg = j;
