@@ -1,0 +1,3 @@
+"""Fixtures of the streaming tests."""
+
+from tests.stream.helpers import topics  # noqa: F401
