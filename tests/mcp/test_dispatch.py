@@ -193,3 +193,23 @@ def test_charge_dispatch_raises_soc(store: Path, fleet_file: Path, tmp_path: Pat
     with open_store(store) as s:
         recs = s.dispatch_range(agent="mcp")
     assert (recs["power_mw"] <= 0).all() and abs(recs["power_mw"].sum() + 2.0) < 1e-9
+
+
+def test_expired_token_is_refused(store: Path, fleet_file: Path, tmp_path: Path) -> None:
+    params = {"site": "grid", "power_mw": 1.0, "duration_min": 10.0}
+
+    async def go() -> Any:
+        async with stdio_client(
+            store, tmp_path / "a.jsonl", *_args(fleet_file, "--token-ttl", "1")
+        ) as c:
+            plan = (await c.call_tool("plan_dispatch", params)).data
+            await asyncio.sleep(1.5)
+            return await c.call_tool(
+                "dispatch_battery",
+                {**params, "confirm_token": plan["confirm_token"]},
+                raise_on_error=False,
+            )
+
+    r = asyncio.run(go())
+    assert r.is_error and "expired" in _text(r)
+    assert _mcp_dispatch_rows(store) == 0

@@ -169,9 +169,9 @@ def detect_anomalies(frame: pd.DataFrame, lim: AnomalyLimits | None = None) -> d
                 if mag > lim.operational_hz
                 else "outside deadband"
             )
-            end_ns = (
-                int(ts[b]) if b < n else int(ts[b - 1] + (step_ns if step_ns == step_ns else 0))
-            )
+            # An episode still open at the last record lasts at least one more step.
+            last_step = step_ns if math.isfinite(step_ns) else 0.0
+            end_ns = int(ts[b]) if b < n else int(ts[b - 1] + last_step)
             excursions.append(
                 {
                     "start": iso(int(ts[a])),
@@ -191,9 +191,9 @@ def detect_anomalies(frame: pd.DataFrame, lim: AnomalyLimits | None = None) -> d
     ramps: list[dict[str, Any]] = []
     if "load_mw" in frame and n >= 3:
         nl = frame["load_mw"].to_numpy(dtype=float).copy()
-        for k in ("solar_mw", "wind_mw"):
-            if k in frame:
-                nl -= frame[k].to_numpy(dtype=float)
+        for col in ("solar_mw", "wind_mw"):
+            if col in frame:
+                nl -= frame[col].to_numpy(dtype=float)
         d = np.diff(nl)
         ok = np.isfinite(d)
         if ok.sum() >= 3:
@@ -248,13 +248,13 @@ def detect_anomalies(frame: pd.DataFrame, lim: AnomalyLimits | None = None) -> d
             lo, hi = _RANGES[s]
             bad = np.isfinite(v) & ((v < lo) | (v > hi))
             if bad.any():
-                j = int(np.flatnonzero(bad)[0])
+                first = int(np.flatnonzero(bad)[0])
                 out_of_range.append(
                     {
                         "signal": s,
                         "count": int(bad.sum()),
-                        "first_at": iso(int(ts[j])),
-                        "first_value": round(float(v[j]), 4),
+                        "first_at": iso(int(ts[first])),
+                        "first_value": round(float(v[first]), 4),
                         "valid_range": [lo, hi],
                     }
                 )
