@@ -23,7 +23,7 @@ later than its site's previous event.
 Example:
     >>> vals = [b'{"ts_ns": 2, "site": "a", "load_mw": 1.5}', b'{"ts_ns": 1, "site": "a"}', b"x"]
     >>> d = decode_batch(vals, [b"a", b"a", None], {})
-    >>> d.index.tolist(), d.ts_ns.tolist(), [r for _, r in d.rejects]
+    >>> d.index.tolist(), d.ts_ns.tolist(), [r.split(" (")[0] for _, r in d.rejects]
     ([0], [2], ['no signal field', 'not JSON'])
 """
 
@@ -164,8 +164,8 @@ def _safe_loads(v: bytes | None) -> Any:
         return _Bad("empty message (no value)")
     try:
         return orjson.loads(v)
-    except orjson.JSONDecodeError:
-        return _Bad("not JSON")
+    except orjson.JSONDecodeError as exc:
+        return _Bad(f"not JSON ({_short(str(exc), 80)[1:-1]})")
 
 
 def _fast_columns(
