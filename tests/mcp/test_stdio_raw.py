@@ -4,6 +4,7 @@ model library is compiled and tools fail."""
 from __future__ import annotations
 
 import json
+import os
 import select
 import subprocess
 import sys
@@ -47,6 +48,9 @@ def test_stdout_is_only_protocol(store: Path, tiny_model: Path, tmp_path: Path) 
         stderr=err_file,
         text=True,
         cwd=str(tmp_path),
+        # An empty compile cache: the model library is built during the call,
+        # and nothing the compiler toolchain prints may reach stdout.
+        env={**os.environ, "VPP_CACHE_DIR": str(tmp_path / "cache")},
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("".join(lines))
