@@ -18,6 +18,7 @@ import os
 import signal
 
 from vpp.cli.common import add_log_args, setup_logging
+from vpp.metrics import add_metrics_args, start_from_args
 
 log = logging.getLogger("vpp.consume")
 
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     stop.add_argument(
         "--idle-exit-s", type=float, metavar="S", help="exit after S seconds without messages"
     )
+    add_metrics_args(p)
     add_log_args(p)
     p.set_defaults(func=run)
 
@@ -100,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
         idle_exit_s=args.idle_exit_s,
     )
     service = StreamConsumer(config, store=store)
+    metrics = start_from_args(args)  # None without --metrics-port
+    if metrics is not None:
+        from vpp.metrics import instrument_consumer
+
+        instrument_consumer(service)
 
     def on_signal(signum: int, frame: object) -> None:
         log.info("signal %d: finishing the current batch", signum)
@@ -115,5 +122,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
+        if metrics is not None:
+            metrics.close()
     print(orjson.dumps(stats.as_dict(), option=orjson.OPT_INDENT_2).decode())
     return 0

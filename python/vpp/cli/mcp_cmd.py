@@ -14,6 +14,7 @@ import argparse
 import logging
 
 from vpp.cli.common import add_log_args, add_store_arg, setup_logging
+from vpp.metrics import add_metrics_args, start_from_args
 
 log = logging.getLogger("vpp.mcp")
 
@@ -57,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="S",
         help="lifetime of a plan's confirm token, s (default: 300)",
     )
+    add_metrics_args(p)
     add_log_args(p)
     p.set_defaults(func=run)
 
@@ -100,6 +102,19 @@ def run(args: argparse.Namespace) -> int:
     )
     state = ServerState(cfg)
     mcp = build_server(cfg, state)
+    metrics = start_from_args(args)  # None without --metrics-port
+    if metrics is not None:
+        from vpp.metrics import instrument_mcp
+
+        def fleet_soc() -> dict[str, tuple[float, float]]:
+            sites = state.fleet.status()["sites"]
+            return {
+                s["site"]: (s["soc_frac"], s["stored_mwh"])
+                for s in sites
+                if s["soc_frac"] is not None
+            }
+
+        instrument_mcp(mcp, fleet_soc)
     log.info(
         "vpp mcp: store %s, audit log %s, %d fleet unit(s), transport %s",
         state.store.url,
@@ -126,4 +141,6 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         state.close()
+        if metrics is not None:
+            metrics.close()
     return 0
