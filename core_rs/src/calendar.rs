@@ -5,8 +5,15 @@ use std::f64::consts::TAU;
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// Names of the calendar features, in output order.
-pub const NAMES: [&str; 7] =
-    ["hour_sin", "hour_cos", "dow_sin", "dow_cos", "month_sin", "month_cos", "is_weekend"];
+pub const NAMES: [&str; 7] = [
+    "hour_sin",
+    "hour_cos",
+    "dow_sin",
+    "dow_cos",
+    "month_sin",
+    "month_cos",
+    "is_weekend",
+];
 
 /// Civil (year, month 1..=12, day) of a count of days since 1970-01-01
 /// (proleptic Gregorian; Howard Hinnant's `civil_from_days`).

@@ -5,25 +5,58 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
-use crate::ring::Ring;
+use crate::lanes;
+use crate::ring::LaneRing;
 use crate::spec::{FeatureSpec, Layout};
-use crate::stats::ChannelStats;
+use crate::stats::{SiteStats, StatsPlan};
 use crate::{CoreError, CoreResult};
 
 /// Snapshot format version; bump when the serialized layout changes.
-const SNAPSHOT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Channel {
-    ring: Ring,
-    stats: ChannelStats,
-}
+const SNAPSHOT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SiteState {
     last_ts_ns: Option<i64>,
-    channels: Vec<Channel>,
     prev_net_load_mw: f64,
+    /// One row per event, one lane per channel.
+    ring: LaneRing,
+    stats: SiteStats,
+}
+
+/// How an event's features are computed, resolved once from the spec.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    /// Lanes per ring row: the channel count rounded up to a power of two,
+    /// so each width gets its own fully vectorised copy of the loop.
+    lanes: usize,
+    stats: Option<StatsPlan>,
+    /// Slot of `diff1` in a channel's features.
+    diff_slot: Option<usize>,
+    /// Whether this CPU runs the AVX2 build of the event loop. Both builds
+    /// do the same IEEE operations in the same order (no FMA contraction), so
+    /// results are bit-identical either way; AVX2 only packs 4 lanes where
+    /// baseline x86-64 packs 2.
+    avx2: bool,
+}
+
+impl Plan {
+    fn new(spec: &FeatureSpec, layout: &Layout) -> Self {
+        let lanes = layout.n_channels.next_power_of_two();
+        let first_stat = spec.lags.len();
+        let n_stats = spec.windows.len() * spec.stats.len();
+        Plan {
+            lanes,
+            stats: Some(StatsPlan::new(&spec.windows, &spec.stats, first_stat)),
+            diff_slot: spec.diff.then_some(first_stat + n_stats),
+            avx2: has_avx2(),
+        }
+    }
+
+    fn stats(&self) -> &StatsPlan {
+        self.stats
+            .as_ref()
+            .expect("plan is built in new and restore")
+    }
 }
 
 /// Event counts kept by the engine.
@@ -54,7 +87,11 @@ pub struct FeatureEngine {
     site_index: HashMap<String, usize>,
     sites: Vec<SiteState>,
     counters: Counters,
-    /// Per-event channel values, reused so `push` never allocates.
+    /// Derived from the spec; rebuilt on restore.
+    #[serde(skip)]
+    plan: Plan,
+    /// One event's features, lane-major (`per_channel` rows of `lanes`),
+    /// reused so `push` never allocates.
     #[serde(skip)]
     scratch: Vec<f64>,
 }
@@ -62,9 +99,11 @@ pub struct FeatureEngine {
 impl FeatureEngine {
     pub fn new(spec: FeatureSpec) -> Self {
         let layout = spec.layout();
+        let plan = Plan::new(&spec, &layout);
         FeatureEngine {
             version: SNAPSHOT_VERSION,
-            scratch: vec![0.0; layout.n_channels],
+            scratch: vec![0.0; layout.per_channel * plan.lanes],
+            plan,
             spec,
             layout,
             site_ids: Vec::new(),
@@ -111,14 +150,11 @@ impl FeatureEngine {
     }
 
     fn new_site(&self) -> SiteState {
-        let channel = Channel {
-            ring: Ring::new(self.layout.max_history),
-            stats: ChannelStats::new(&self.spec.windows, self.layout.flags),
-        };
         SiteState {
             last_ts_ns: None,
-            channels: vec![channel; self.layout.n_channels],
             prev_net_load_mw: f64::NAN,
+            ring: LaneRing::new(self.layout.max_history, self.plan.lanes),
+            stats: SiteStats::new(self.plan.stats(), self.plan.lanes),
         }
     }
 
@@ -172,41 +208,83 @@ impl FeatureEngine {
     }
 
     fn apply(&mut self, ts_ns: i64, site: usize, values: &[f64], out: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.plan.avx2 {
+            // SAFETY: `plan.avx2` is set only when the CPU reports AVX2.
+            unsafe { self.apply_avx2(ts_ns, site, values, out) };
+            return;
+        }
+        match self.plan.lanes {
+            1 => self.apply_lanes::<1, false>(ts_ns, site, values, out),
+            2 => self.apply_lanes::<2, false>(ts_ns, site, values, out),
+            4 => self.apply_lanes::<4, false>(ts_ns, site, values, out),
+            _ => self.apply_lanes::<8, false>(ts_ns, site, values, out),
+        }
+    }
+
+    /// `apply`, compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(&mut self, ts_ns: i64, site: usize, values: &[f64], out: &mut [f64]) {
+        match self.plan.lanes {
+            1 => self.apply_lanes::<1, true>(ts_ns, site, values, out),
+            2 => self.apply_lanes::<2, true>(ts_ns, site, values, out),
+            4 => self.apply_lanes::<4, true>(ts_ns, site, values, out),
+            _ => self.apply_lanes::<8, true>(ts_ns, site, values, out),
+        }
+    }
+
+    /// One event at one site, `L` lanes wide; `AVX2` only inside
+    /// `apply_avx2`.
+    #[inline(always)]
+    fn apply_lanes<const L: usize, const AVX2: bool>(
+        &mut self,
+        ts_ns: i64,
+        site: usize,
+        values: &[f64],
+        out: &mut [f64],
+    ) {
         let layout = &self.layout;
         let spec = &self.spec;
-        let ch = &mut self.scratch;
-        ch.resize(layout.n_channels, 0.0);
-        for (dst, &v) in ch.iter_mut().zip(values) {
+        let n_ch = layout.n_channels;
+        // Lanes past the channels hold 0 and are never written out.
+        let mut x = [0.0; L];
+        for (dst, &v) in x.iter_mut().zip(values) {
             // NaN or ±inf in input both mean "missing".
             *dst = if v.is_finite() { v } else { f64::NAN };
         }
         // Renewables absent from the spec count as 0; present but missing
         // (NaN) makes net load and renewable share missing too.
-        let at = |i: Option<usize>| i.map_or(0.0, |i| ch[i]);
+        let at = |i: Option<usize>| i.map_or(0.0, |i| x[i]);
         let renewables_mw = at(layout.solar) + at(layout.wind);
-        let load_mw = layout.load.map(|l| ch[l]);
+        let load_mw = layout.load.map(|l| x[l]);
         // Left to right, as the definition reads: rounding then matches
         // `load - solar - wind` computed anywhere else.
         let net_load = load_mw.map(|l| l - at(layout.solar) - at(layout.wind));
         if let Some(net) = net_load {
-            ch[layout.n_channels - 1] = net;
+            x[n_ch - 1] = net;
         }
 
         let state = &mut self.sites[site];
-        let mut o = 0;
-        for (c, chan) in state.channels.iter_mut().enumerate() {
-            chan.ring.push(ch[c]);
-            chan.stats.update(&chan.ring);
-            for &k in &spec.lags {
-                out[o] = chan.ring.get(k).unwrap_or(f64::NAN);
-                o += 1;
-            }
-            o += chan.stats.write(&spec.stats, &mut out[o..]);
-            if spec.diff {
-                out[o] = ch[c] - chan.ring.get(1).unwrap_or(f64::NAN);
-                o += 1;
-            }
+        state.ring.push(&x);
+        let (rows, _) = self.scratch.as_chunks_mut::<L>();
+        for (dst, &k) in rows.iter_mut().zip(&spec.lags) {
+            *dst = *state.ring.row::<L>(k);
         }
+        state
+            .stats
+            .update::<L>(self.plan.stats(), &state.ring, rows);
+        if let Some(slot) = self.plan.diff_slot {
+            let prev = state.ring.row::<L>(1);
+            let mut d = [0.0; L];
+            for c in 0..L {
+                d[c] = x[c] - prev[c];
+            }
+            rows[slot] = d;
+        }
+        let per = layout.per_channel;
+        lanes::transpose::<L, AVX2>(rows, n_ch, &mut out[..n_ch * per]);
+        let mut o = n_ch * per;
         if spec.calendar {
             calendar::write(ts_ns, &mut out[o..o + calendar::NAMES.len()]);
             o += calendar::NAMES.len();
@@ -312,8 +390,51 @@ impl FeatureEngine {
                 eng.version
             )));
         }
-        eng.scratch = vec![0.0; eng.layout.n_channels];
+        // The spec and every size are checked rather than trusted: the bytes
+        // may come from anywhere, and the state must fit the plan exactly.
+        let spec = &eng.spec;
+        let stats: Vec<String> = spec.stats.iter().map(|s| s.name().to_string()).collect();
+        let valid = FeatureSpec::new(
+            spec.signals.clone(),
+            spec.lags.clone(),
+            spec.windows.clone(),
+            &stats,
+            spec.diff,
+            spec.calendar,
+            spec.interactions,
+        )
+        .map_err(|e| CoreError::Snapshot(format!("snapshot holds an invalid spec: {e}")))?;
+        eng.layout = valid.layout();
+        eng.plan = Plan::new(&valid, &eng.layout);
+        let lanes = eng.plan.lanes;
+        let consistent = eng.site_ids.len() == eng.sites.len()
+            && eng.site_index.len() == eng.sites.len()
+            && eng
+                .site_index
+                .iter()
+                .all(|(id, &i)| eng.site_ids.get(i) == Some(id))
+            && eng.sites.iter().all(|s| {
+                s.ring.is_consistent(eng.layout.max_history, lanes)
+                    && s.stats.is_consistent(eng.plan.stats(), lanes)
+            });
+        if !consistent {
+            return Err(CoreError::Snapshot(
+                "snapshot state does not match its spec".into(),
+            ));
+        }
+        eng.scratch = vec![0.0; eng.layout.per_channel * lanes];
         Ok(eng)
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 

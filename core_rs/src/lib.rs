@@ -5,6 +5,7 @@ pub mod agents;
 pub mod calendar;
 pub mod error;
 pub mod features;
+pub mod lanes;
 pub mod model;
 pub mod pipeline;
 pub mod ring;

@@ -1,65 +1,75 @@
-//! Fixed-capacity ring buffer of the most recent values of one signal.
+//! Fixed-capacity ring of the most recent rows of a site's channels.
 
 use serde::{Deserialize, Serialize};
 
-/// The last `capacity` values pushed, newest first by `get(0)`.
+/// The last `capacity` rows pushed, each `lanes` wide, newest first by
+/// `row(0)`.
 ///
-/// Storage is allocated once at construction; `push` never allocates. The
-/// storage is rounded up to a power of two so that indexing is a mask, not a
-/// division: the feature loop reads the ring ~100 times per event.
+/// A row holds one event's value of every channel side by side
+/// (structure-of-arrays across channels), so the statistics update all
+/// channels of a site with the same vector instructions. Storage is
+/// allocated once at construction and filled with NaN, which doubles as
+/// "no value that long ago": a lag longer than the history seen so far reads
+/// NaN without a length check. The row count is rounded up to a power of two
+/// so that indexing is a mask, not a division.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Ring {
+pub struct LaneRing {
     buf: Vec<f64>,
+    lanes: usize,
     capacity: usize,
     mask: usize,
-    /// Index where the next value is written.
+    /// Row where the next push is written.
     head: usize,
-    len: usize,
 }
 
-impl Ring {
-    /// A ring holding up to `capacity` values (at least 1).
-    pub fn new(capacity: usize) -> Self {
+impl LaneRing {
+    /// A ring of up to `capacity` rows (at least 1) of `lanes` values.
+    pub fn new(capacity: usize, lanes: usize) -> Self {
         let capacity = capacity.max(1);
         let size = capacity.next_power_of_two();
-        Ring { buf: vec![f64::NAN; size], capacity, mask: size - 1, head: 0, len: 0 }
+        LaneRing {
+            buf: vec![f64::NAN; size * lanes],
+            lanes,
+            capacity,
+            mask: size - 1,
+            head: 0,
+        }
     }
 
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    pub fn len(&self) -> usize {
-        self.len
+    pub fn lanes(&self) -> usize {
+        self.lanes
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    /// Whether the internal sizes agree (a deserialized ring may not).
+    pub fn is_consistent(&self, capacity: usize, lanes: usize) -> bool {
+        let size = self.mask.wrapping_add(1);
+        size.is_power_of_two()
+            && size >= capacity
+            && self.capacity == capacity
+            && self.lanes == lanes
+            && self.head < size
+            && self.buf.len() == size * lanes
     }
 
-    /// Append `x`, dropping the oldest value when full.
+    /// Append a row, dropping the oldest when full. `L` must equal `lanes`.
     #[inline]
-    pub fn push(&mut self, x: f64) {
-        self.buf[self.head] = x;
+    pub fn push<const L: usize>(&mut self, row: &[f64; L]) {
+        let at = self.head * L;
+        self.buf[at..at + L].copy_from_slice(row);
         self.head = (self.head + 1) & self.mask;
-        if self.len < self.capacity {
-            self.len += 1;
-        }
     }
 
-    /// The value pushed `k` pushes ago (`k = 0` is the newest), if still held.
+    /// The row pushed `k` pushes ago (`k = 0` is the newest; `k` below
+    /// `capacity`), all NaN if fewer than `k + 1` rows were pushed.
     #[inline]
-    pub fn get(&self, k: usize) -> Option<f64> {
-        if k >= self.len {
-            return None;
-        }
-        Some(self.buf[self.head.wrapping_sub(1 + k) & self.mask])
-    }
-
-    /// The newest `n` values, oldest first (`n` is clamped to `len`).
-    pub fn last(&self, n: usize) -> impl Iterator<Item = f64> + '_ {
-        let n = n.min(self.len);
-        (0..n).rev().map(move |k| self.get(k).unwrap_or(f64::NAN))
+    pub fn row<const L: usize>(&self, k: usize) -> &[f64; L] {
+        debug_assert!(k < self.capacity && L == self.lanes);
+        let at = (self.head.wrapping_sub(1 + k) & self.mask) * L;
+        self.buf[at..at + L].try_into().expect("a row is L wide")
     }
 }
 
@@ -69,33 +79,32 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn get_returns_lagged_values() {
-        let mut r = Ring::new(3);
-        assert!(r.get(0).is_none());
+    fn rows_are_lagged_and_nan_before_history() {
+        let mut r = LaneRing::new(3, 2);
+        assert!(r.row::<2>(0)[0].is_nan());
         for x in 1..=5 {
-            r.push(x as f64);
+            r.push(&[x as f64, -(x as f64)]);
         }
-        assert_eq!(r.len(), 3);
-        assert_eq!(r.get(0), Some(5.0));
-        assert_eq!(r.get(2), Some(3.0));
-        assert_eq!(r.get(3), None);
-        assert_eq!(r.last(2).collect::<Vec<_>>(), vec![4.0, 5.0]);
+        assert_eq!(r.row::<2>(0), &[5.0, -5.0]);
+        assert_eq!(r.row::<2>(2), &[3.0, -3.0]);
+        assert!(r.is_consistent(3, 2));
+        assert!(!r.is_consistent(3, 4));
     }
 
     proptest! {
         #[test]
         fn ring_matches_a_vec(cap in 1usize..20, xs in prop::collection::vec(-1e6f64..1e6, 0..100)) {
-            let mut r = Ring::new(cap);
+            let mut r = LaneRing::new(cap, 4);
             for (i, &x) in xs.iter().enumerate() {
-                r.push(x);
-                prop_assert!(r.len() <= cap);
-                prop_assert_eq!(r.len(), (i + 1).min(cap));
-                for k in 0..=i {
-                    let want = if k < cap { Some(xs[i - k]) } else { None };
-                    prop_assert_eq!(r.get(k), want);
+                r.push(&[x, x + 1.0, -x, 0.5]);
+                for k in 0..cap {
+                    let row = r.row::<4>(k);
+                    if k <= i {
+                        prop_assert_eq!(row, &[xs[i - k], xs[i - k] + 1.0, -xs[i - k], 0.5]);
+                    } else {
+                        prop_assert!(row.iter().all(|v| v.is_nan()));
+                    }
                 }
-                let fifo: Vec<f64> = r.last(cap).collect();
-                prop_assert_eq!(&fifo[..], &xs[(i + 1).saturating_sub(cap)..=i]);
             }
         }
     }

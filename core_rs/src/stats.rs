@@ -1,14 +1,32 @@
-//! Rolling statistics over a window of the last `w` events, O(1) per event.
+//! Rolling statistics over the last `w` events, O(1) amortised per event.
+//!
+//! Every quantity is kept for all channels of a site side by side, `L` lanes
+//! wide (one lane per channel, structure-of-arrays), so one pass of plain
+//! array arithmetic updates every channel and compiles to vector code.
+//!
+//! A window outputs NaN while it holds a missing value (pandas
+//! `rolling(w, min_periods=w)`), so the state only has to be right for
+//! complete windows: a per-lane count of consecutive valid values says which
+//! windows are complete, and the sums may go NaN meanwhile; they are rebuilt
+//! from the ring the moment a window becomes complete again.
 //!
 //! Mean and variance use sums of deviations from a shift value that is itself
 //! a recent sample. Subtracting two nearby floats is exact (Sterbenz), so a
 //! large offset such as 1e9 MW costs no precision, and the sums are rebuilt
 //! from the window every `w` events (amortised O(1)) so rounding never
-//! accumulates over an unbounded stream. Min and max use monotonic deques.
+//! accumulates over an unbounded stream; they are rebuilt early when the
+//! shift drifts or a spike leaves the window.
+//!
+//! Min and max use van Herk/Gil-Werman blocks: the stream is cut into blocks
+//! of `w` events; a window ending in one block is the tail of the previous
+//! block (a suffix extreme, computed once per block from the ring) joined
+//! with the head of the current one (a running extreme). That is O(1)
+//! amortised, branch-free and the same instructions for every channel.
+//! Extremes never round; ties resolve to the newest value.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ring::Ring;
+use crate::ring::LaneRing;
 use crate::spec::Stat;
 
 /// Rebuild the sums early when the shift has drifted this far from the
@@ -18,178 +36,8 @@ use crate::spec::Stat;
 /// of the 16 digits to keep 1e-9 relative precision.
 const MAX_CANCELLATION: f64 = 1e4;
 
-/// Running moments of the valid values in a window, with removal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollingMoments {
-    shift: f64,
-    n: usize,
-    s1: f64,
-    s2: f64,
-    s2_peak: f64,
-}
-
-impl Default for RollingMoments {
-    fn default() -> Self {
-        RollingMoments {
-            shift: f64::NAN,
-            n: 0,
-            s1: 0.0,
-            s2: 0.0,
-            s2_peak: 0.0,
-        }
-    }
-}
-
-impl RollingMoments {
-    #[inline]
-    pub fn add(&mut self, x: f64) {
-        if self.n == 0 {
-            // An empty window re-anchors for free.
-            *self = RollingMoments {
-                shift: x,
-                n: 1,
-                s1: 0.0,
-                s2: 0.0,
-                s2_peak: 0.0,
-            };
-            return;
-        }
-        let d = x - self.shift;
-        self.n += 1;
-        self.s1 += d;
-        self.s2 += d * d;
-        self.s2_peak = self.s2_peak.max(self.s2);
-    }
-
-    #[inline]
-    pub fn remove(&mut self, x: f64) {
-        if self.n <= 1 {
-            *self = RollingMoments::default();
-            return;
-        }
-        let d = x - self.shift;
-        self.n -= 1;
-        self.s1 -= d;
-        self.s2 -= d * d;
-    }
-
-    /// Rebuild from the given valid values, anchored at the newest one.
-    pub fn rebuild(&mut self, values: impl Iterator<Item = f64>, newest: f64) {
-        *self = RollingMoments {
-            shift: newest,
-            n: 0,
-            s1: 0.0,
-            s2: 0.0,
-            s2_peak: 0.0,
-        };
-        for x in values {
-            let d = x - newest;
-            self.n += 1;
-            self.s1 += d;
-            self.s2 += d * d;
-        }
-        self.s2_peak = self.s2;
-    }
-
-    pub fn count(&self) -> usize {
-        self.n
-    }
-
-    pub fn mean(&self) -> f64 {
-        if self.n == 0 {
-            return f64::NAN;
-        }
-        self.shift + self.s1 / self.n as f64
-    }
-
-    /// Sum of squared deviations from the mean.
-    fn m2(&self) -> f64 {
-        (self.s2 - self.s1 * self.s1 / self.n as f64).max(0.0)
-    }
-
-    /// Sample variance (ddof = 1); NaN with fewer than two values.
-    pub fn var(&self) -> f64 {
-        if self.n < 2 {
-            return f64::NAN;
-        }
-        self.m2() / (self.n - 1) as f64
-    }
-
-    /// Whether cancellation would make `var` imprecise.
-    fn drifted(&self) -> bool {
-        // n * m2 = n * s2 - s1^2, compared without a division.
-        let s1_sq = self.s1 * self.s1;
-        self.s2_peak > MAX_CANCELLATION * self.s2
-            || (self.n >= 2 && s1_sq > MAX_CANCELLATION * (self.n as f64 * self.s2 - s1_sq))
-    }
-}
-
-/// Monotonic deque over the last `w_max` pushes, skipping missing values.
-///
-/// One deque answers every window `w <= w_max` of a channel: its entries are
-/// ordered by sequence number with monotone values, so the extreme of the
-/// last `w` pushes is the first entry still inside that window. Storage is a
-/// fixed power-of-two ring (at most `w_max` entries are ever live).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MonoDeque {
-    seqs: Vec<u64>,
-    vals: Vec<f64>,
-    mask: usize,
-    head: usize,
-    len: usize,
-    w_max: u64,
-    is_max: bool,
-}
-
-impl MonoDeque {
-    pub fn new(w_max: usize, is_max: bool) -> Self {
-        let size = (w_max + 1).next_power_of_two();
-        MonoDeque {
-            seqs: vec![0; size],
-            vals: vec![0.0; size],
-            mask: size - 1,
-            head: 0,
-            len: 0,
-            w_max: w_max as u64,
-            is_max,
-        }
-    }
-
-    /// Add value `x` (at sequence number `seq`) and expire old entries.
-    #[inline]
-    pub fn push(&mut self, seq: u64, x: Option<f64>) {
-        if let Some(x) = x {
-            while self.len > 0 {
-                let back = self.vals[(self.head + self.len - 1) & self.mask];
-                let dominated = if self.is_max { back <= x } else { back >= x };
-                if !dominated {
-                    break;
-                }
-                self.len -= 1;
-            }
-            let at = (self.head + self.len) & self.mask;
-            self.seqs[at] = seq;
-            self.vals[at] = x;
-            self.len += 1;
-        }
-        while self.len > 0 && self.seqs[self.head] + self.w_max <= seq {
-            self.head = (self.head + 1) & self.mask;
-            self.len -= 1;
-        }
-    }
-
-    /// Extreme of the values pushed at sequence numbers `(seq - w, seq]`.
-    #[inline]
-    pub fn value(&self, seq: u64, w: usize) -> f64 {
-        for i in 0..self.len {
-            let at = (self.head + i) & self.mask;
-            if self.seqs[at] + w as u64 > seq {
-                return self.vals[at];
-            }
-        }
-        f64::NAN
-    }
-}
+/// Marks a statistic the spec does not ask for.
+const NONE: usize = usize::MAX;
 
 /// Which statistics a channel keeps.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -199,135 +47,314 @@ pub struct StatFlags {
     pub max: bool,
 }
 
-/// Rolling statistics of one signal at one site over several windows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChannelStats {
-    windows: Vec<usize>,
-    seq: u64,
-    /// Sequence number of the newest missing value: a window is complete
-    /// only once it has moved past it.
-    last_missing: Option<u64>,
-    moments: Vec<RollingMoments>,
-    since_rebuild: Vec<usize>,
-    min: Option<MonoDeque>,
-    max: Option<MonoDeque>,
+/// Where one window's state and outputs live, resolved once from the spec.
+#[derive(Debug, Clone)]
+struct WindowPlan {
+    w: usize,
+    /// First row of the moment state (shift, s1, s2, peak), or NONE.
+    moments: usize,
+    /// Row of the running block minimum, followed by the `w` suffix minima.
+    min: usize,
+    /// Likewise for the maximum.
+    max: usize,
+    /// Output slot of each statistic, or NONE.
+    out_mean: usize,
+    out_std: usize,
+    out_min: usize,
+    out_max: usize,
 }
 
-impl ChannelStats {
-    pub fn new(windows: &[usize], flags: StatFlags) -> Self {
-        let w_max = windows.iter().copied().max().unwrap_or(1);
-        let n_moments = if flags.moments { windows.len() } else { 0 };
-        ChannelStats {
-            windows: windows.to_vec(),
-            seq: 0,
-            last_missing: None,
-            moments: vec![RollingMoments::default(); n_moments],
-            since_rebuild: vec![0; n_moments],
-            min: flags.min.then(|| MonoDeque::new(w_max, false)),
-            max: flags.max.then(|| MonoDeque::new(w_max, true)),
+/// The statistics of a spec: what each window keeps and where its outputs
+/// go in a channel's feature row.
+#[derive(Debug, Clone)]
+pub struct StatsPlan {
+    windows: Vec<WindowPlan>,
+    state_rows: usize,
+}
+
+impl StatsPlan {
+    /// `first_slot` is the position of the first window statistic in a
+    /// channel's features; statistics follow window-major in `stats` order.
+    pub fn new(windows: &[usize], stats: &[Stat], first_slot: usize) -> Self {
+        let slot = |i: usize, s: Stat| {
+            stats
+                .iter()
+                .position(|&t| t == s)
+                .map_or(NONE, |j| first_slot + i * stats.len() + j)
+        };
+        let wants = |s: Stat| stats.contains(&s);
+        let mut rows = 0;
+        let mut take = |n: usize| {
+            rows += n;
+            rows - n
+        };
+        let windows = windows
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| WindowPlan {
+                w,
+                moments: if wants(Stat::Mean) || wants(Stat::Std) {
+                    take(4)
+                } else {
+                    NONE
+                },
+                min: if wants(Stat::Min) { take(1 + w) } else { NONE },
+                max: if wants(Stat::Max) { take(1 + w) } else { NONE },
+                out_mean: slot(i, Stat::Mean),
+                out_std: slot(i, Stat::Std),
+                out_min: slot(i, Stat::Min),
+                out_max: slot(i, Stat::Max),
+            })
+            .collect();
+        StatsPlan {
+            windows,
+            state_rows: rows,
+        }
+    }
+}
+
+/// Rolling-statistics state of every channel of one site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteStats {
+    /// Consecutive valid values up to the newest event, per lane. A float so
+    /// the completeness test is a vector compare; it saturates at 2^53,
+    /// far above any window.
+    run: Vec<f64>,
+    /// Offset of the newest event in its block of `w`, per window.
+    phase: Vec<usize>,
+    /// The rows laid out by the plan, `lanes` values each.
+    state: Vec<f64>,
+}
+
+#[inline(always)]
+fn row<const L: usize>(state: &[f64], r: usize) -> [f64; L] {
+    state[r * L..r * L + L].try_into().expect("a row is L wide")
+}
+
+#[inline(always)]
+fn set_row<const L: usize>(state: &mut [f64], r: usize, v: &[f64; L]) {
+    state[r * L..r * L + L].copy_from_slice(v);
+}
+
+impl SiteStats {
+    pub fn new(plan: &StatsPlan, lanes: usize) -> Self {
+        let mut state = vec![0.0; plan.state_rows * lanes];
+        for p in &plan.windows {
+            if p.moments != NONE {
+                // A NaN shift keeps the sums NaN until the first rebuild.
+                state[p.moments * lanes..(p.moments + 1) * lanes].fill(f64::NAN);
+            }
+        }
+        SiteStats {
+            run: vec![0.0; lanes],
+            // The first event starts a block.
+            phase: plan.windows.iter().map(|p| p.w - 1).collect(),
+            state,
         }
     }
 
-    /// Account for the value just pushed onto `ring` (already holding it).
+    /// Whether the sizes agree with `plan` (a deserialized state may not).
+    pub fn is_consistent(&self, plan: &StatsPlan, lanes: usize) -> bool {
+        self.run.len() == lanes
+            && self.state.len() == plan.state_rows * lanes
+            && self.phase.len() == plan.windows.len()
+            && self.phase.iter().zip(&plan.windows).all(|(&o, p)| o < p.w)
+    }
+
+    /// Account for the row `ring.row(0)` just pushed, and write each
+    /// window's statistics into `out[slot]` (NaN where incomplete).
     ///
-    /// `ring` must hold at least `max(windows) + 1` values so that the value
-    /// leaving each window is still readable.
-    #[inline]
-    pub fn update(&mut self, ring: &Ring) {
-        self.seq += 1;
-        let x = ring.get(0).unwrap_or(f64::NAN);
-        let valid = (!x.is_nan()).then_some(x);
-        if valid.is_none() {
-            self.last_missing = Some(self.seq);
+    /// `ring` must hold `max(windows) + 1` rows so the row leaving each
+    /// window is still readable.
+    #[inline(always)]
+    pub fn update<const L: usize>(
+        &mut self,
+        plan: &StatsPlan,
+        ring: &LaneRing,
+        out: &mut [[f64; L]],
+    ) {
+        let x: [f64; L] = *ring.row::<L>(0);
+        let run: &mut [f64; L] = (&mut self.run[..]).try_into().expect("L lanes");
+        for c in 0..L {
+            // NaN is the only missing marker here; a product rather than a
+            // branch keeps the lanes in one vector.
+            run[c] = (run[c] + 1.0) * f64::from(u8::from(!x[c].is_nan()));
         }
-        for (i, m) in self.moments.iter_mut().enumerate() {
-            let w = self.windows[i];
-            if let Some(old) = ring.get(w).filter(|v| !v.is_nan()) {
-                m.remove(old);
+        let run = *run;
+        let state = &mut self.state[..];
+        for (p, phase) in plan.windows.iter().zip(self.phase.iter_mut()) {
+            let w = p.w;
+            let wf = w as f64;
+            let off = if *phase + 1 == w { 0 } else { *phase + 1 };
+            *phase = off;
+            let block_end = off == w - 1;
+            // `|` rather than `||`: no branch per lane.
+            let just_complete = run.iter().fold(false, |a, &r| a | (r == wf));
+
+            if p.min != NONE {
+                let m = running_extreme(state, p.min, w, off, &x, |a, b| a < b);
+                if p.out_min != NONE {
+                    out[p.out_min] = masked(&run, wf, &m);
+                }
             }
-            if let Some(x) = valid {
-                m.add(x);
+            if p.max != NONE {
+                let m = running_extreme(state, p.max, w, off, &x, |a, b| a > b);
+                if p.out_max != NONE {
+                    out[p.out_max] = masked(&run, wf, &m);
+                }
             }
-            self.since_rebuild[i] += 1;
-            if self.since_rebuild[i] >= w || m.drifted() {
-                self.since_rebuild[i] = 0;
-                match ring.last(w).filter(|v| !v.is_nan()).last() {
-                    Some(newest) => m.rebuild(ring.last(w).filter(|v| !v.is_nan()), newest),
-                    None => *m = RollingMoments::default(),
+
+            if p.moments != NONE {
+                let old = ring.row::<L>(w);
+                let r = p.moments;
+                let shift = row::<L>(state, r);
+                let mut s1 = row::<L>(state, r + 1);
+                let mut s2 = row::<L>(state, r + 2);
+                let mut peak = row::<L>(state, r + 3);
+                let mut drifted = false;
+                for c in 0..L {
+                    let d_old = old[c] - shift[c];
+                    let d = x[c] - shift[c];
+                    s1[c] = s1[c] - d_old + d;
+                    s2[c] = s2[c] - d_old * d_old + d * d;
+                    peak[c] = if peak[c] > s2[c] { peak[c] } else { s2[c] };
+                    // n * m2 = n * s2 - s1^2, compared without a division;
+                    // `|` rather than `||` keeps the lanes branch-free.
+                    let s1_sq = s1[c] * s1[c];
+                    drifted |= (peak[c] > MAX_CANCELLATION * s2[c])
+                        | (s1_sq > MAX_CANCELLATION * (wf * s2[c] - s1_sq));
+                }
+                set_row(state, r + 1, &s1);
+                set_row(state, r + 2, &s2);
+                set_row(state, r + 3, &peak);
+                if block_end || just_complete || drifted {
+                    // (w = 1 rebuilds every event: each event ends a block.)
+                    rebuild_moments::<L>(state, r, ring, w);
+                }
+                let shift = row::<L>(state, r);
+                let s1 = row::<L>(state, r + 1);
+                let s2 = row::<L>(state, r + 2);
+                if p.out_mean != NONE {
+                    let mut mean = [0.0; L];
+                    for c in 0..L {
+                        mean[c] = shift[c] + s1[c] / wf;
+                    }
+                    out[p.out_mean] = masked(&run, wf, &mean);
+                }
+                if p.out_std != NONE {
+                    let mut std = [f64::NAN; L];
+                    if w >= 2 {
+                        for c in 0..L {
+                            let m2 = s2[c] - s1[c] * s1[c] / wf;
+                            let m2 = if m2 > 0.0 { m2 } else { 0.0 };
+                            std[c] = (m2 / (wf - 1.0)).sqrt();
+                        }
+                    }
+                    out[p.out_std] = masked(&run, wf, &std);
+                }
+            }
+
+            if block_end {
+                if p.min != NONE {
+                    suffix_extremes::<L>(state, p.min, ring, w, |a, b| a < b);
+                }
+                if p.max != NONE {
+                    suffix_extremes::<L>(state, p.max, ring, w, |a, b| a > b);
                 }
             }
         }
-        if let Some(q) = self.min.as_mut() {
-            q.push(self.seq, valid);
-        }
-        if let Some(q) = self.max.as_mut() {
-            q.push(self.seq, valid);
-        }
     }
+}
 
-    /// Write the statistics `stats` of every window, window-major, into
-    /// `out` (NaN for incomplete windows); returns the number written.
-    #[inline]
-    pub fn write(&self, stats: &[Stat], out: &mut [f64]) -> usize {
-        let mut o = 0;
-        for (i, &w) in self.windows.iter().enumerate() {
-            let complete =
-                self.seq >= w as u64 && self.last_missing.is_none_or(|m| m + w as u64 <= self.seq);
-            for s in stats {
-                out[o] = if !complete {
-                    f64::NAN
-                } else {
-                    match s {
-                        Stat::Mean => self.moments[i].mean(),
-                        Stat::Std => self.moments[i].var().sqrt(),
-                        Stat::Min => self.min.as_ref().map_or(f64::NAN, |q| q.value(self.seq, w)),
-                        Stat::Max => self.max.as_ref().map_or(f64::NAN, |q| q.value(self.seq, w)),
-                    }
-                };
-                o += 1;
-            }
-        }
-        o
+#[inline(always)]
+fn masked<const L: usize>(run: &[f64; L], w: f64, v: &[f64; L]) -> [f64; L] {
+    let mut o = [0.0; L];
+    for c in 0..L {
+        // Complete: the last `w` values are all valid.
+        o[c] = if run[c] >= w { v[c] } else { f64::NAN };
     }
+    o
+}
 
-    /// True when window `i` is full and holds no missing value.
-    #[inline]
-    pub fn complete(&self, i: usize) -> bool {
-        let w = self.windows[i] as u64;
-        self.seq >= w && self.last_missing.is_none_or(|m| m + w <= self.seq)
-    }
-
-    #[inline]
-    pub fn mean(&self, i: usize) -> f64 {
-        match self.moments.get(i) {
-            Some(m) if self.complete(i) => m.mean(),
-            _ => f64::NAN,
+/// Fold `x` into the running extreme of the current block (row `r`) and
+/// return the extreme of the last `w` events: the running one joined with
+/// the previous block's suffix from offset `off + 1`. `better(a, b)` is the
+/// strict order; ties go to the newer value.
+#[inline(always)]
+fn running_extreme<const L: usize>(
+    state: &mut [f64],
+    r: usize,
+    w: usize,
+    off: usize,
+    x: &[f64; L],
+    better: impl Fn(f64, f64) -> bool,
+) -> [f64; L] {
+    let mut run = row::<L>(state, r);
+    if off == 0 {
+        run = *x;
+    } else {
+        for c in 0..L {
+            run[c] = if better(run[c], x[c]) { run[c] } else { x[c] };
         }
     }
+    set_row(state, r, &run);
+    // Suffix rows follow the running row: offset j is row r + 1 + j. At the
+    // last offset the window is exactly the current block.
+    if off + 1 == w {
+        return run;
+    }
+    let tail = row::<L>(state, r + 2 + off);
+    let mut m = [0.0; L];
+    for c in 0..L {
+        m[c] = if better(tail[c], run[c]) {
+            tail[c]
+        } else {
+            run[c]
+        };
+    }
+    m
+}
 
-    #[inline]
-    pub fn std(&self, i: usize) -> f64 {
-        match self.moments.get(i) {
-            Some(m) if self.complete(i) => m.var().sqrt(),
-            _ => f64::NAN,
+/// Recompute the suffix extremes of the block that just ended (the last `w`
+/// rows of the ring) into rows `r + 1 ..= r + w`.
+#[inline(always)]
+fn suffix_extremes<const L: usize>(
+    state: &mut [f64],
+    r: usize,
+    ring: &LaneRing,
+    w: usize,
+    better: impl Fn(f64, f64) -> bool,
+) {
+    let mut acc = *ring.row::<L>(0);
+    set_row(state, r + w, &acc);
+    for k in 1..w {
+        let v = ring.row::<L>(k);
+        for c in 0..L {
+            // The older value wins only when strictly better.
+            acc[c] = if better(v[c], acc[c]) { v[c] } else { acc[c] };
+        }
+        set_row(state, r + w - k, &acc);
+    }
+}
+
+/// Rebuild the sums of the last `w` rows, anchored at the newest row.
+#[inline(never)]
+fn rebuild_moments<const L: usize>(state: &mut [f64], r: usize, ring: &LaneRing, w: usize) {
+    let shift = *ring.row::<L>(0);
+    let mut s1 = [0.0; L];
+    let mut s2 = [0.0; L];
+    for k in (0..w).rev() {
+        let v = ring.row::<L>(k);
+        for c in 0..L {
+            let d = v[c] - shift[c];
+            s1[c] += d;
+            s2[c] += d * d;
         }
     }
-
-    #[inline]
-    pub fn min(&self, i: usize) -> f64 {
-        match &self.min {
-            Some(q) if self.complete(i) => q.value(self.seq, self.windows[i]),
-            _ => f64::NAN,
-        }
-    }
-
-    #[inline]
-    pub fn max(&self, i: usize) -> f64 {
-        match &self.max {
-            Some(q) if self.complete(i) => q.value(self.seq, self.windows[i]),
-            _ => f64::NAN,
-        }
-    }
+    set_row(state, r, &shift);
+    set_row(state, r + 1, &s1);
+    set_row(state, r + 2, &s2);
+    set_row(state, r + 3, &s2);
 }
 
 #[cfg(test)]
@@ -335,50 +362,50 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: StatFlags = StatFlags {
-        moments: true,
-        min: true,
-        max: true,
-    };
+    const ALL: [Stat; 4] = [Stat::Mean, Stat::Std, Stat::Min, Stat::Max];
 
-    fn naive(window: &[f64]) -> (f64, f64, f64, f64) {
+    fn naive(window: &[f64]) -> [f64; 4] {
         if window.iter().any(|v| v.is_nan()) {
-            return (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+            return [f64::NAN; 4];
         }
         let n = window.len() as f64;
         let mean = window.iter().sum::<f64>() / n;
         let var = window.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
         let min = window.iter().cloned().fold(f64::INFINITY, f64::min);
         let max = window.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        (mean, var.sqrt(), min, max)
+        [mean, var.sqrt(), min, max]
     }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
     }
 
+    /// Feeds two channels (lanes 0 and 1, the second `xs` reversed) and
+    /// checks every statistic of every window after every event.
     fn run(windows: &[usize], xs: &[f64]) -> Result<(), TestCaseError> {
         let w_max = *windows.iter().max().unwrap();
-        let mut ring = Ring::new(w_max + 1);
-        let mut st = ChannelStats::new(windows, ALL);
-        for (i, &x) in xs.iter().enumerate() {
-            ring.push(x);
-            st.update(&ring);
-            for (j, &w) in windows.iter().enumerate() {
-                if i + 1 < w {
-                    prop_assert!(st.mean(j).is_nan() && st.max(j).is_nan());
-                    continue;
+        let plan = StatsPlan::new(windows, &ALL, 0);
+        let mut ring = LaneRing::new(w_max + 1, 2);
+        let mut st = SiteStats::new(&plan, 2);
+        let mut out = vec![[0.0; 2]; windows.len() * 4];
+        let ys: Vec<f64> = xs.iter().rev().copied().collect();
+        for i in 0..xs.len() {
+            ring.push(&[xs[i], ys[i]]);
+            st.update::<2>(&plan, &ring, &mut out);
+            for (lane, zs) in [xs, &ys[..]].into_iter().enumerate() {
+                for (j, &w) in windows.iter().enumerate() {
+                    let got: Vec<f64> = (0..4).map(|s| out[4 * j + s][lane]).collect();
+                    if i + 1 < w {
+                        prop_assert!(got.iter().all(|v| v.is_nan()));
+                        continue;
+                    }
+                    let want = naive(&zs[i + 1 - w..=i]);
+                    let std_want = if w < 2 { f64::NAN } else { want[1] };
+                    prop_assert!(close(got[0], want[0], 1e-9), "mean {:?} vs {:?}", got, want);
+                    prop_assert!(close(got[1], std_want, 1e-7), "std {:?} vs {:?}", got, want);
+                    prop_assert!(close(got[2], want[2], 0.0), "min {:?} vs {:?}", got, want);
+                    prop_assert!(close(got[3], want[3], 0.0), "max {:?} vs {:?}", got, want);
                 }
-                let (mean, std, min, max) = naive(&xs[i + 1 - w..=i]);
-                prop_assert!(
-                    close(st.mean(j), mean, 1e-9),
-                    "mean {} vs {}",
-                    st.mean(j),
-                    mean
-                );
-                prop_assert!(close(st.std(j), std, 1e-7), "std {} vs {}", st.std(j), std);
-                prop_assert!(close(st.min(j), min, 0.0));
-                prop_assert!(close(st.max(j), max, 0.0));
             }
         }
         Ok(())
@@ -404,16 +431,37 @@ mod tests {
     }
 
     #[test]
+    fn spike_leaving_and_constant_runs_stay_exact() {
+        let mut xs = vec![1e12];
+        xs.extend((0..30).map(|i| (i % 3) as f64));
+        xs.extend([f64::NAN, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]);
+        run(&[1, 4, 7], &xs).unwrap();
+    }
+
+    #[test]
     fn constant_window_has_zero_std() {
-        let xs = vec![0.1; 30];
-        let mut ring = Ring::new(5);
-        let mut st = ChannelStats::new(&[4], ALL);
-        for &x in &xs {
-            ring.push(x);
-            st.update(&ring);
+        let plan = StatsPlan::new(&[4], &ALL, 0);
+        let mut ring = LaneRing::new(5, 1);
+        let mut st = SiteStats::new(&plan, 1);
+        let mut out = vec![[0.0; 1]; 4];
+        for _ in 0..30 {
+            ring.push(&[0.1]);
+            st.update::<1>(&plan, &ring, &mut out);
         }
-        assert_eq!(st.std(0), 0.0);
-        assert_eq!(st.mean(0), 0.1);
+        assert_eq!(out, vec![[0.1], [0.0], [0.1], [0.1]]);
+    }
+
+    #[test]
+    fn only_requested_stats_are_written_in_spec_order() {
+        let plan = StatsPlan::new(&[2, 3], &[Stat::Max, Stat::Mean], 1);
+        let mut ring = LaneRing::new(4, 1);
+        let mut st = SiteStats::new(&plan, 1);
+        let mut out = vec![[-1.0; 1]; 5];
+        for x in [1.0, 4.0, 2.0] {
+            ring.push(&[x]);
+            st.update::<1>(&plan, &ring, &mut out);
+        }
+        assert_eq!(out, vec![[-1.0], [4.0], [3.0], [4.0], [7.0 / 3.0]]);
     }
 
     #[test]
@@ -421,25 +469,31 @@ mod tests {
         // A deterministic pseudo-random stream around 1e9: 10^6 steps here,
         // 10^7 in the Python test suite.
         let w = 48;
-        let mut ring = Ring::new(w + 1);
-        let mut st = ChannelStats::new(&[w], ALL);
+        let plan = StatsPlan::new(&[w], &ALL, 0);
+        let mut ring = LaneRing::new(w + 1, 1);
+        let mut st = SiteStats::new(&plan, 1);
+        let mut out = vec![[0.0; 1]; 4];
         let mut state: u64 = 42;
+        let mut window = std::collections::VecDeque::new();
         for _ in 0..1_000_000 {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
-            ring.push(1e9 + u);
-            st.update(&ring);
+            let x = 1e9 + (state >> 11) as f64 / (1u64 << 53) as f64;
+            ring.push(&[x]);
+            st.update::<1>(&plan, &ring, &mut out);
+            window.push_back(x);
+            if window.len() > w {
+                window.pop_front();
+            }
         }
-        let window: Vec<f64> = ring.last(w).collect();
-        let (mean, std, _, _) = naive(&window);
+        let want = naive(window.make_contiguous());
         assert!(
-            (st.std(0) - std).abs() <= 1e-9 * std,
+            (out[1][0] - want[1]).abs() <= 1e-9 * want[1],
             "{} vs {}",
-            st.std(0),
-            std
+            out[1][0],
+            want[1]
         );
-        assert!((st.mean(0) - mean).abs() <= 1e-12 * mean);
+        assert!((out[0][0] - want[0]).abs() <= 1e-12 * want[0]);
     }
 }
