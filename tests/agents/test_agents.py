@@ -207,3 +207,21 @@ def test_dispatch_records() -> None:
     )
     assert len(rows) == agents.n_units
     assert sum(r["power_mw"] for r in rows) == pytest.approx(agents.last_decision["total_mw"])
+
+
+def test_compliance_falls_when_the_reserve_runs_out() -> None:
+    agents = AgentSet(
+        FleetConfig(units=(BatteryConfig(),), default_dt_s=1.0),
+        FrequencyResponseConfig(contracted_mw=0.5),
+        ArbitrageConfig(enabled=False),
+    )
+    ts = (np.arange(4 * 3600, dtype=np.int64) + 1) * 1_000_000_000
+    # Four hours at full low-frequency response: the 15-min reserve lasts,
+    # then the battery empties (0.8 MWh above its floor, 0.5 MW out).
+    out = agents.run(ts, np.full(ts.size, 49.4), np.full(ts.size, 50.0))
+    rec = agents.record
+    assert rec["event_time_s"] == pytest.approx(ts.size)
+    empty_at = np.argmax(out["fr_delivered_mw"] < 0.5 - 0.005)
+    assert 0.25 * 3600 < empty_at < 2 * 3600
+    assert rec["compliance"] == pytest.approx(empty_at / ts.size, abs=2e-3)
+    assert agents.unit_soc()[0] == pytest.approx(0.1)

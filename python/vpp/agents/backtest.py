@@ -240,6 +240,8 @@ def frequency_response_backtest(
                 return agents.decide(obs.ts_ns, 0, obs.frequency_hz, obs.price_per_mwh)
 
         result, _ = twin.run(controller)
+        if result.frequency_trace is None:  # keep_trace=True above; a guard for typing
+            raise RuntimeError("the twin kept no frequency trace")
         m = fr_metrics(result.frequency_trace, cfg.fine_step_s, event_s=trip_at_s)
         metrics[f"nadir_hz_{label}"] = m.nadir_hz
         metrics[f"max_rocof_{label}"] = m.max_rocof_hz_per_s
