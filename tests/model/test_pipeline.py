@@ -134,6 +134,22 @@ def test_compile_is_cached_by_content_hash(model: ForecastModel) -> None:
     assert model.content_hash in str(a.path)
 
 
+@pytest.mark.slow
+def test_flag_tuning_is_measured_recorded_and_reused(
+    model: ForecastModel, gappy_tel: Telemetry, tmp_path: Path
+) -> None:
+    rows = FeatureEngine(model.spec).process(gappy_tel.ts_ns, gappy_tel.values, gappy_tel.sites)
+    lib = compile_model(model, tune=True, rows=rows[200:1200], cache_dir=tmp_path)
+    assert lib.tuning_ns_per_row is not None
+    assert set(lib.tuning_ns_per_row) == {"-Os", "-O1", "-O2", "-O3", "-O2 -fprofile-use"}
+    fastest = min(lib.tuning_ns_per_row, key=lib.tuning_ns_per_row.__getitem__)
+    assert lib.flags == fastest.split()
+    again = compile_model(model, cache_dir=tmp_path)  # no flags: the tuned choice
+    assert again.path == lib.path and again.flags == lib.flags
+    got = predict_ctypes(lib.path, rows[200:400], 3)
+    _close(got, model.predict_change(rows[200:400]))
+
+
 def test_fallback_without_a_compiler(
     model: ForecastModel, gappy_tel: Telemetry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

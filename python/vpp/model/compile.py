@@ -220,12 +220,15 @@ int main(int argc, char** argv) {
 """
 
 
-def _measure(cc: str, libs: Sequence[Path], X: np.ndarray, work: Path, rounds: int) -> list[float]:
-    """Median ns/row of each library, timed interleaved in one process."""
+def _run_bench(cc: str, libs: Sequence[Path], X: np.ndarray, work: Path, rounds: int) -> str:
+    """Run the timing harness over ``X`` with each library; returns its output."""
     exe = work / "bench"
-    src = work / "bench.c"
-    src.write_text(_BENCH_C)
-    subprocess.run([cc, "-O2", "-o", str(exe), str(src), "-ldl"], check=True, capture_output=True)
+    if not exe.is_file():
+        src = work / "bench.c"
+        src.write_text(_BENCH_C)
+        subprocess.run(
+            [cc, "-O2", "-o", str(exe), str(src), "-ldl"], check=True, capture_output=True
+        )
     e = _entries(X)
     with open(work / "rows.bin", "wb") as fh:
         np.array([e.shape[1], e.shape[0]], dtype=np.int32).tofile(fh)
@@ -235,9 +238,35 @@ def _measure(cc: str, libs: Sequence[Path], X: np.ndarray, work: Path, rounds: i
         capture_output=True,
         text=True,
         check=True,
+        cwd=str(work),
     )
+    return res.stdout
+
+
+def _build_pgo(cc: str, base: Sequence[str], work: Path, X: np.ndarray) -> tuple[Path, float]:
+    """Profile-guided build: instrument, run on ``X``, rebuild with the profile.
+
+    The profile tells gcc which way each split usually goes on real data, so
+    it lays out the hot paths of every tree contiguously and predicts them
+    statically: fewer instruction-cache misses and branch mispredictions.
+    """
+    gen = work / "pgo-gen.so"
+    secs = _build(cc, [*base, "-fprofile-generate", "-fprofile-update=single"], work / "src", gen)
+    _run_bench(cc, [gen], X, work, rounds=1)
+    profile = work / "pgo-gen.so-main.gcda"
+    if not profile.is_file():
+        raise ModelError(f"profile-guided build: no profile written ({profile.name} missing)")
+    out = work / f"model-{_tag([*base, '-fprofile-use'])}.so"
+    shutil.copyfile(profile, work / f"{out.name}-main.gcda")
+    secs += _build(cc, [*base, "-fprofile-use", "-Wno-missing-profile"], work / "src", out)
+    return out, secs
+
+
+def _measure(cc: str, libs: Sequence[Path], X: np.ndarray, work: Path, rounds: int) -> list[float]:
+    """Median ns/row of each library, timed interleaved in one process."""
+    stdout = _run_bench(cc, libs, X, work, rounds)
     times: list[list[float]] = [[] for _ in libs]
-    for line in res.stdout.split("\n"):
+    for line in stdout.split("\n"):
         if line.strip():
             idx, ns = line.split()
             times[int(idx)].append(float(ns))
@@ -259,8 +288,10 @@ def compile_model(
         model: the forecast model.
         flags: compiler flags, e.g. ``["-O2"]``. None: the tuned flags recorded
             for this model if any, else :data:`DEFAULT_FLAGS`.
-        tune: build every set in :data:`CANDIDATE_FLAGS`, time them on the
-            same rows and keep the fastest (recorded for later calls).
+        tune: build every set in :data:`CANDIDATE_FLAGS` (and, with ``rows``,
+            a profile-guided ``-O2 -fprofile-use`` build trained on them),
+            time them on the same rows and keep the fastest (recorded for
+            later calls).
         cache_dir: cache root instead of :func:`cache_root`.
         force: rebuild even if cached.
         check_rows: synthetic rows checked against XGBoost after the build.
@@ -301,8 +332,14 @@ def compile_model(
         built: list[tuple[list[str], Path, float]] = []
         for cand in candidates:
             out = work / f"model-{_tag(cand)}.so"
+            if "-fprofile-use" in cand:  # a profile comes only from tuning on rows
+                cand = [f for f in cand if f != "-fprofile-use"]
+                log.warning("no profile for -fprofile-use outside tuning; building %s", cand)
             built.append((cand, out, _build(cc, cand, work / "src", out)))
             log.info("compiled %s with %s in %.1f s", digest[:12], " ".join(cand), built[-1][2])
+        if tune and rows is not None:
+            pgo, secs = _build_pgo(cc, ["-O2"], work, np.asarray(rows, dtype=np.float64))
+            built.append((["-O2", "-fprofile-use"], pgo, secs))
         X = synthetic_rows(model, check_rows)
         if rows is not None:
             X = np.vstack([X, np.asarray(rows, dtype=np.float64)[:check_rows]])
