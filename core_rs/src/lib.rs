@@ -7,6 +7,7 @@ pub mod error;
 pub mod features;
 pub mod lanes;
 pub mod model;
+pub mod msgdecode;
 pub mod pipeline;
 pub mod ring;
 pub mod spec;

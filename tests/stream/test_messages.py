@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import orjson
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.stream.helpers import MINUTE_NS, T0_NS, synthetic_telemetry
 from vpp.schema import SIGNALS
-from vpp.stream.messages import decode_batch, encode_events
+from vpp.stream.messages import decode_batch, decode_batch_py, encode_events
 
 
 def _decode_one_by_one(values: list[bytes], keys: list[bytes | None]) -> tuple:
@@ -149,3 +151,46 @@ def test_order_state_carries_across_batches() -> None:
     assert len(first.index) == 1 and len(later.index) == 1
     assert "out of order for site 'a'" in again.rejects[0][1]
     assert last == {"a": 11}
+
+
+def _same(a: object, b: object) -> None:
+    assert a.index.tolist() == b.index.tolist()  # type: ignore[attr-defined]
+    assert a.ts_ns.tolist() == b.ts_ns.tolist()  # type: ignore[attr-defined]
+    assert a.sites.tolist() == b.sites.tolist()  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(a.values, b.values)  # type: ignore[attr-defined]
+    assert a.rejects == b.rejects  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rust_fast_path_equals_the_orjson_path_on_fuzzed_messages(seed: int) -> None:
+    from tests.stream.test_fuzz import generate
+
+    msgs = generate(1500, seed=seed)
+    values = [m.value for m in msgs]
+    keys = [m.key for m in msgs]
+    _same(decode_batch(values, keys, {}), decode_batch_py(values, keys, {}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=60), st.sampled_from([None, b"a", b"\xff"]))
+def test_arbitrary_bytes_never_crash_and_both_paths_agree(value: bytes, key: bytes | None) -> None:
+    _same(decode_batch([value], [key], {}), decode_batch_py([value], [key], {}))
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["ts_ns", "site", "units", "timestamp", "x", *SIGNALS]),
+        json_value | st.integers(-(2**64), 2**64) | st.floats(),
+    )
+)
+def test_generated_objects_decode_the_same_in_rust_and_python(doc: dict) -> None:
+    value = json.dumps(doc).encode()  # the stdlib writes integers of any size
+    _same(decode_batch([value], [b"a"], {}), decode_batch_py([value], [b"a"], {}))

@@ -7,6 +7,7 @@ mod agents;
 mod errors;
 mod features;
 mod gil;
+mod msgdecode;
 mod pipeline;
 
 pub(crate) use errors::to_pyerr;
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     features::register(m)?;
     agents::register(m)?;
     pipeline::register(m)?;
+    msgdecode::register(m)?;
     Ok(())
 }
