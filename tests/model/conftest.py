@@ -16,7 +16,7 @@ from vpp.model import ForecastModel, TrainConfig, train
 SMALL = TrainConfig(n_rounds=30, max_depth=4, learning_rate=0.3)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Compiled libraries of the tests go to a private cache, not ~/.cache."""
     mp = pytest.MonkeyPatch()

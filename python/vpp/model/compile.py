@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import logging
 import os
@@ -148,19 +149,32 @@ def _check(lib_path: Path, model: ForecastModel, X: np.ndarray) -> None:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send stdout to stderr: TL2cgen's logger prints to stdout,
-    which must stay clean for JSON output and the MCP stdio transport."""
+def _captured_native_logs() -> Iterator[None]:
+    """Capture what Treelite and TL2cgen print and log it at DEBUG.
+
+    Their C++ loggers write to file descriptors 1 and 2 (and TL2cgen also
+    through a Python callback that prints): stdout must stay clean for JSON
+    output and the MCP stdio transport, and ``--quiet`` runs print nothing.
+    """
     sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        # TL2cgen also logs through a Python callback that prints.
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    buf = io.StringIO()
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+                yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            text = sink.read().decode(errors="replace") + buf.getvalue()
+            if text.strip():
+                log.debug("treelite/tl2cgen: %s", text.strip())
 
 
 def _generate(model: ForecastModel, dest: Path) -> None:
@@ -169,7 +183,7 @@ def _generate(model: ForecastModel, dest: Path) -> None:
 
     json_path = dest / "model.json"
     json_path.write_bytes(model.model_bytes())
-    with _stdout_to_stderr():
+    with _captured_native_logs():
         tl_model = treelite.frontend.load_xgboost_model(str(json_path))
         tl2cgen.generate_c_code(tl_model, dirpath=str(dest / "src"), params={})
 
