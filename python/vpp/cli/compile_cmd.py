@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from vpp.cli.common import add_log_args, setup_logging
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vpp.model import ForecastModel
 
 log = logging.getLogger("vpp.compile")
 
@@ -23,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--flags",
         default=None,
-        help='compiler flags, e.g. --flags=-O2 (default: tune: build -Os/-O1/-O2/-O3, time them, '
+        help="compiler flags, e.g. --flags=-O2 (default: tune: build -Os/-O1/-O2/-O3, time them, "
         "keep the fastest)",
     )
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
@@ -39,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def tuning_rows(model: object, days: float) -> object:
+def tuning_rows(model: ForecastModel, days: float) -> np.ndarray | None:
     """Feature rows of twin data at the model's training resolution (None if unknown)."""
     import numpy as np
 
@@ -48,11 +54,11 @@ def tuning_rows(model: object, days: float) -> object:
     from vpp.io import Telemetry
     from vpp.model.dataset import spec_values
 
-    spd = (getattr(model, "metadata", {}).get("data") or {}).get("steps_per_day")
+    spd = (model.metadata.get("data") or {}).get("steps_per_day")
     if not spd or days <= 0:
         return None
     tel = Telemetry.from_frame(twin.generate(days=days, resolution=86_400.0 / spd, seed=11))
-    spec = model.spec  # type: ignore[attr-defined]
+    spec = model.spec
     X = FeatureEngine(spec).process(tel.ts_ns, spec_values(tel, spec.signals), tel.sites)
     return np.ascontiguousarray(X[min(len(X) // 4, 96) :])
 
