@@ -51,6 +51,8 @@ pub struct StatFlags {
 #[derive(Debug, Clone)]
 struct WindowPlan {
     w: usize,
+    inv_w: f64,
+    inv_w_minus_1: f64,
     /// First row of the moment state (shift, s1, s2, peak), or NONE.
     moments: usize,
     /// Row of the running block minimum, followed by the `w` suffix minima.
@@ -93,6 +95,8 @@ impl StatsPlan {
             .enumerate()
             .map(|(i, &w)| WindowPlan {
                 w,
+                inv_w: 1.0 / w as f64,
+                inv_w_minus_1: 1.0 / (w as f64 - 1.0),
                 moments: if wants(Stat::Mean) || wants(Stat::Std) {
                     take(4)
                 } else {
@@ -124,16 +128,6 @@ pub struct SiteStats {
     phase: Vec<usize>,
     /// The rows laid out by the plan, `lanes` values each.
     state: Vec<f64>,
-}
-
-#[inline(always)]
-fn row<const L: usize>(state: &[f64], r: usize) -> [f64; L] {
-    state[r * L..r * L + L].try_into().expect("a row is L wide")
-}
-
-#[inline(always)]
-fn set_row<const L: usize>(state: &mut [f64], r: usize, v: &[f64; L]) {
-    state[r * L..r * L + L].copy_from_slice(v);
 }
 
 impl SiteStats {
@@ -181,7 +175,7 @@ impl SiteStats {
             run[c] = (run[c] + 1.0) * f64::from(u8::from(!x[c].is_nan()));
         }
         let run = *run;
-        let state = &mut self.state[..];
+        let (rows, _) = self.state.as_chunks_mut::<L>();
         for (p, phase) in plan.windows.iter().zip(self.phase.iter_mut()) {
             let w = p.w;
             let wf = w as f64;
@@ -192,25 +186,27 @@ impl SiteStats {
             let just_complete = run.iter().fold(false, |a, &r| a | (r == wf));
 
             if p.min != NONE {
-                let m = running_extreme(state, p.min, w, off, &x, |a, b| a < b);
+                let m = running_extreme(&mut rows[p.min..=p.min + w], off, &x, |a, b| a < b);
                 if p.out_min != NONE {
                     out[p.out_min] = masked(&run, wf, &m);
                 }
             }
             if p.max != NONE {
-                let m = running_extreme(state, p.max, w, off, &x, |a, b| a > b);
+                let m = running_extreme(&mut rows[p.max..=p.max + w], off, &x, |a, b| a > b);
                 if p.out_max != NONE {
                     out[p.out_max] = masked(&run, wf, &m);
                 }
             }
 
             if p.moments != NONE {
-                let old = ring.row::<L>(w);
                 let r = p.moments;
-                let shift = row::<L>(state, r);
-                let mut s1 = row::<L>(state, r + 1);
-                let mut s2 = row::<L>(state, r + 2);
-                let mut peak = row::<L>(state, r + 3);
+                let old = ring.row::<L>(w);
+                // Work on copies: the compiler cannot tell the ring and the
+                // state apart, and in-place updates would stay scalar.
+                let shift = rows[r];
+                let mut s1 = rows[r + 1];
+                let mut s2 = rows[r + 2];
+                let mut peak = rows[r + 3];
                 let mut drifted = false;
                 for c in 0..L {
                     let d_old = old[c] - shift[c];
@@ -224,20 +220,22 @@ impl SiteStats {
                     drifted |= (peak[c] > MAX_CANCELLATION * s2[c])
                         | (s1_sq > MAX_CANCELLATION * (wf * s2[c] - s1_sq));
                 }
-                set_row(state, r + 1, &s1);
-                set_row(state, r + 2, &s2);
-                set_row(state, r + 3, &peak);
+                rows[r + 1] = s1;
+                rows[r + 2] = s2;
+                rows[r + 3] = peak;
                 if block_end || just_complete || drifted {
                     // (w = 1 rebuilds every event: each event ends a block.)
-                    rebuild_moments::<L>(state, r, ring, w);
+                    rebuild_moments::<L>(&mut rows[r..r + 4], ring, w);
                 }
-                let shift = row::<L>(state, r);
-                let s1 = row::<L>(state, r + 1);
-                let s2 = row::<L>(state, r + 2);
+                let shift = rows[r];
+                let s1 = rows[r + 1];
+                let s2 = rows[r + 2];
+                // Reciprocals, not divisions: a division costs several
+                // multiplications' time and the rounding differs by an ulp.
                 if p.out_mean != NONE {
                     let mut mean = [0.0; L];
                     for c in 0..L {
-                        mean[c] = shift[c] + s1[c] / wf;
+                        mean[c] = shift[c] + s1[c] * p.inv_w;
                     }
                     out[p.out_mean] = masked(&run, wf, &mean);
                 }
@@ -245,9 +243,9 @@ impl SiteStats {
                     let mut std = [f64::NAN; L];
                     if w >= 2 {
                         for c in 0..L {
-                            let m2 = s2[c] - s1[c] * s1[c] / wf;
+                            let m2 = s2[c] - s1[c] * s1[c] * p.inv_w;
                             let m2 = if m2 > 0.0 { m2 } else { 0.0 };
-                            std[c] = (m2 / (wf - 1.0)).sqrt();
+                            std[c] = (m2 * p.inv_w_minus_1).sqrt();
                         }
                     }
                     out[p.out_std] = masked(&run, wf, &std);
@@ -256,10 +254,10 @@ impl SiteStats {
 
             if block_end {
                 if p.min != NONE {
-                    suffix_extremes::<L>(state, p.min, ring, w, |a, b| a < b);
+                    suffix_extremes(&mut rows[p.min..=p.min + w], ring, |a, b| a < b);
                 }
                 if p.max != NONE {
-                    suffix_extremes::<L>(state, p.max, ring, w, |a, b| a > b);
+                    suffix_extremes(&mut rows[p.max..=p.max + w], ring, |a, b| a > b);
                 }
             }
         }
@@ -276,20 +274,20 @@ fn masked<const L: usize>(run: &[f64; L], w: f64, v: &[f64; L]) -> [f64; L] {
     o
 }
 
-/// Fold `x` into the running extreme of the current block (row `r`) and
+/// Fold `x` into the running extreme of the current block (`rows[0]`) and
 /// return the extreme of the last `w` events: the running one joined with
-/// the previous block's suffix from offset `off + 1`. `better(a, b)` is the
-/// strict order; ties go to the newer value.
+/// the previous block's suffix from offset `off + 1` (`rows[1 + j]` holds
+/// offset `j`). `better(a, b)` is the strict order; ties go to the newer
+/// value.
 #[inline(always)]
 fn running_extreme<const L: usize>(
-    state: &mut [f64],
-    r: usize,
-    w: usize,
+    rows: &mut [[f64; L]],
     off: usize,
     x: &[f64; L],
     better: impl Fn(f64, f64) -> bool,
 ) -> [f64; L] {
-    let mut run = row::<L>(state, r);
+    let w = rows.len() - 1;
+    let mut run = rows[0];
     if off == 0 {
         run = *x;
     } else {
@@ -297,13 +295,12 @@ fn running_extreme<const L: usize>(
             run[c] = if better(run[c], x[c]) { run[c] } else { x[c] };
         }
     }
-    set_row(state, r, &run);
-    // Suffix rows follow the running row: offset j is row r + 1 + j. At the
-    // last offset the window is exactly the current block.
+    rows[0] = run;
+    // At the last offset the window is exactly the current block.
     if off + 1 == w {
         return run;
     }
-    let tail = row::<L>(state, r + 2 + off);
+    let tail = &rows[off + 2];
     let mut m = [0.0; L];
     for c in 0..L {
         m[c] = if better(tail[c], run[c]) {
@@ -316,30 +313,32 @@ fn running_extreme<const L: usize>(
 }
 
 /// Recompute the suffix extremes of the block that just ended (the last `w`
-/// rows of the ring) into rows `r + 1 ..= r + w`.
+/// rows of the ring) into `rows[1..=w]`.
 #[inline(always)]
 fn suffix_extremes<const L: usize>(
-    state: &mut [f64],
-    r: usize,
+    rows: &mut [[f64; L]],
     ring: &LaneRing,
-    w: usize,
     better: impl Fn(f64, f64) -> bool,
 ) {
-    let mut acc = *ring.row::<L>(0);
-    set_row(state, r + w, &acc);
-    for k in 1..w {
+    let (_, suffix) = rows.split_at_mut(1);
+    let mut acc = [0.0; L];
+    for (k, dst) in suffix.iter_mut().rev().enumerate() {
         let v = ring.row::<L>(k);
-        for c in 0..L {
-            // The older value wins only when strictly better.
-            acc[c] = if better(v[c], acc[c]) { v[c] } else { acc[c] };
+        if k == 0 {
+            acc = *v;
+        } else {
+            for c in 0..L {
+                // The older value wins only when strictly better.
+                acc[c] = if better(v[c], acc[c]) { v[c] } else { acc[c] };
+            }
         }
-        set_row(state, r + w - k, &acc);
+        *dst = acc;
     }
 }
 
 /// Rebuild the sums of the last `w` rows, anchored at the newest row.
 #[inline(never)]
-fn rebuild_moments<const L: usize>(state: &mut [f64], r: usize, ring: &LaneRing, w: usize) {
+fn rebuild_moments<const L: usize>(m: &mut [[f64; L]], ring: &LaneRing, w: usize) {
     let shift = *ring.row::<L>(0);
     let mut s1 = [0.0; L];
     let mut s2 = [0.0; L];
@@ -351,10 +350,7 @@ fn rebuild_moments<const L: usize>(state: &mut [f64], r: usize, ring: &LaneRing,
             s2[c] += d * d;
         }
     }
-    set_row(state, r, &shift);
-    set_row(state, r + 1, &s1);
-    set_row(state, r + 2, &s2);
-    set_row(state, r + 3, &s2);
+    m.copy_from_slice(&[shift, s1, s2, s2]);
 }
 
 #[cfg(test)]
