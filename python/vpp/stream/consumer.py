@@ -108,12 +108,15 @@ class ConsumeStats:
     assignments: int = 0
     restored_partitions: int = 0
     seconds: float = 0.0
+    #: From the first message received to the end (excludes joining the group).
+    active_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form (reasons keyed by their first words)."""
         out = {k: v for k, v in self.__dict__.items() if k != "dead_letter_reasons"}
         out["dead_letter_reasons"] = dict(self.dead_letter_reasons)
-        out["events_per_s"] = round(self.messages / self.seconds) if self.seconds > 0 else None
+        busy = self.active_seconds
+        out["events_per_s"] = round(self.messages / busy) if busy > 0 else None
         return out
 
 
@@ -204,6 +207,7 @@ class StreamConsumer:
             [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         t0 = time.perf_counter()
+        t_first: float | None = None
         self._last_activity = time.monotonic()
         next_log = time.monotonic() + 5.0
         try:
@@ -224,6 +228,8 @@ class StreamConsumer:
                         break
                     continue
                 self._last_activity = now
+                if t_first is None:
+                    t_first = time.perf_counter()
                 self._process(msgs)
                 if now >= next_log:
                     next_log = now + 5.0
@@ -236,7 +242,9 @@ class StreamConsumer:
                 if cfg.max_events is not None and self.stats.messages >= cfg.max_events:
                     break
         finally:
-            self.stats.seconds = time.perf_counter() - t0
+            t_end = time.perf_counter()
+            self.stats.seconds = t_end - t0
+            self.stats.active_seconds = t_end - t_first if t_first is not None else 0.0
             self._producer.flush(30)
             self._consumer.close()
         return self.stats

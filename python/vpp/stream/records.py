@@ -26,20 +26,31 @@ def encode_records(df: pd.DataFrame) -> list[tuple[bytes, bytes]]:
     """Split records by site into ``(key, value)`` messages of columns."""
     if df is None or len(df) == 0:
         return []
+    cols: dict[str, np.ndarray] = {}
+    for name in df.columns:
+        s = df[name]
+        if s.dtype.kind in "iuf":
+            cols[name] = s.to_numpy()
+        else:
+            arr = s.to_numpy(dtype=object)
+            if s.isna().any():  # None, not NaN, in text columns
+                arr = np.where(s.isna().to_numpy(), None, arr)
+            cols[name] = arr
+    sites = cols["site"]
+    uniq, inverse = np.unique(sites.astype(str), return_inverse=True)
+    groups = (
+        [np.arange(len(df))]
+        if len(uniq) == 1
+        else [np.flatnonzero(inverse == k) for k in range(len(uniq))]
+    )
+    dumps, opt = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
     out: list[tuple[bytes, bytes]] = []
-    sites = df["site"].astype(str).to_numpy()
-    uniq, inverse = np.unique(sites, return_inverse=True)
-    for k, site in enumerate(uniq.tolist()):
-        rows = np.flatnonzero(inverse == k)
-        part = df.iloc[rows] if len(uniq) > 1 else df
-        cols: dict[str, object] = {}
-        for name in part.columns:
-            s = part[name]
-            if s.dtype.kind in "iuf":
-                cols[name] = s.to_numpy()
-            else:
-                cols[name] = [None if pd.isna(v) else str(v) for v in s.tolist()]
-        out.append((site.encode(), orjson.dumps(cols, option=orjson.OPT_SERIALIZE_NUMPY)))
+    for site, rows in zip(uniq.tolist(), groups, strict=True):
+        part = {
+            name: (arr[rows] if arr.dtype != object else arr[rows].tolist())
+            for name, arr in cols.items()
+        }
+        out.append((site.encode(), dumps(part, option=opt)))
     return out
 
 
