@@ -23,6 +23,7 @@ pub struct PyPipeline {
     inner: Pipeline,
     feats: Vec<f64>,
     preds: Vec<f64>,
+    vals: Vec<f64>,
 }
 
 fn slice_or_copy<T: Copy + numpy::Element>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
@@ -58,10 +59,12 @@ impl PyPipeline {
         let inner = Pipeline::with_engine(engine, &library, target).map_err(to_pyerr)?;
         let feats = vec![0.0; inner.n_features()];
         let preds = vec![0.0; inner.n_outputs()];
+        let vals = Vec::with_capacity(inner.engine().n_signals());
         Ok(PyPipeline {
             inner,
             feats,
             preds,
+            vals,
         })
     }
 
@@ -121,22 +124,31 @@ impl PyPipeline {
         site: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let idx = self.inner.engine_mut().site_index(site);
-        let owned: Vec<f64>;
-        let arr = values.extract::<PyReadonlyArray1<'py, f64>>().ok();
-        let v: &[f64] = match arr.as_ref().map(|a| a.as_slice()) {
-            Some(Ok(s)) => s,
-            _ => {
-                owned = values.extract().map_err(|_| {
+        let mut vals = std::mem::take(&mut self.vals);
+        vals.clear();
+        match values.downcast::<PyArray1<f64>>() {
+            // SAFETY: the GIL is held for this whole call and the values are
+            // copied at once, so nothing can write to them meanwhile; this
+            // skips numpy's borrow bookkeeping, a visible share of one event.
+            Ok(arr) => match unsafe { arr.as_slice() } {
+                Ok(s) => vals.extend_from_slice(s),
+                Err(_) => vals.extend(arr.to_vec()?),
+            },
+            Err(_) => {
+                let v: Vec<f64> = values.extract().map_err(|_| {
                     PyTypeError::new_err(
                         "values must be a 1-D sequence of floats in spec.signals order",
                     )
                 })?;
-                &owned
+                vals.extend(v);
             }
-        };
-        self.inner
-            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds)
-            .map_err(to_pyerr)?;
+        }
+        let v: &[f64] = &vals;
+        let res = self
+            .inner
+            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds);
+        self.vals = vals;
+        res.map_err(to_pyerr)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
         PyTuple::new(py, [row.into_any(), pred.into_any()])
