@@ -105,6 +105,10 @@ def test_batch_equals_loop_of_single_events() -> None:
     totals = np.array([single.decide(int(t), 0, a, b) for t, a, b in zip(ts, f, p, strict=True)])
     np.testing.assert_array_equal(totals, batch["total_mw"])
     assert single.counters["plans"] > 0
+    # Headroom after each step, as the fleet reports it after the last one.
+    assert batch["available_up_mw"][-1] == pytest.approx(single.available_discharge_mw(60.0))
+    assert batch["available_down_mwh"][-1] == pytest.approx(single.available_charge_energy_mwh())
+    assert (batch["available_up_mw"] >= 0).all() and (batch["available_down_mw"] >= 0).all()
     names = {REASONS[c] for c in np.unique(batch["reason"])}
     assert {"arbitrage", "frequency_response", "hold_non_finite"} <= names
 

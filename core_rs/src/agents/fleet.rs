@@ -24,6 +24,21 @@ pub struct Fleet {
     scratch: Vec<f64>,
 }
 
+/// State of a scope after a step: what it holds and what it can still do.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Headroom {
+    /// Stored energy, MWh.
+    pub stored_mwh: f64,
+    /// Discharge power it can hold for the step, MW.
+    pub up_mw: f64,
+    /// Charge power it can hold for the step, MW (positive).
+    pub down_mw: f64,
+    /// Energy it can still deliver, MWh.
+    pub up_mwh: f64,
+    /// Energy it can still take, MWh.
+    pub down_mwh: f64,
+}
+
 /// Which units a call is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -150,6 +165,20 @@ impl Fleet {
     /// Stored energy of the scope, MWh.
     pub fn stored_mwh(&self, scope: Scope) -> f64 {
         self.sum(scope, Battery::stored_mwh)
+    }
+
+    /// Stored energy and available power and energy of a scope, in one pass.
+    pub fn headroom(&self, scope: Scope, dt_s: f64) -> Headroom {
+        let mut h = Headroom::default();
+        for &i in self.members(scope) {
+            let b = &self.units[i];
+            h.stored_mwh += b.stored_mwh();
+            h.up_mw += b.available_discharge_mw(dt_s);
+            h.down_mw += b.available_charge_mw(dt_s);
+            h.up_mwh += b.available_discharge_energy_mwh();
+            h.down_mwh += b.available_charge_energy_mwh();
+        }
+        h
     }
 
     /// Total throughput of the scope so far, MWh.

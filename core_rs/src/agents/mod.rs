@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use arbitrage::{ArbitrageParams, PlanLimits, Planner, PriceProfile};
 pub use battery::{Battery, BatteryParams};
-pub use fleet::{Fleet, Scope};
+pub use fleet::{Fleet, Headroom, Scope};
 pub use freq_response::{DroopCurve, FrParams, FrRecord};
 use site::SiteState;
 
@@ -77,6 +77,8 @@ pub struct Decision {
     pub reason: Reason,
     /// Stored energy of the site after the step, MWh.
     pub stored_mwh: f64,
+    /// The site's headroom after the step (for a step as long as this one).
+    pub headroom: Headroom,
 }
 
 /// Settings of an `AgentSet` besides the fleet.
@@ -130,6 +132,14 @@ pub struct RunOutput {
     pub reason: Vec<u8>,
     /// See `Decision`.
     pub stored_mwh: Vec<f64>,
+    /// Discharge power the site can hold next, MW (`Headroom::up_mw`).
+    pub available_up_mw: Vec<f64>,
+    /// Charge power the site can hold next, MW (`Headroom::down_mw`).
+    pub available_down_mw: Vec<f64>,
+    /// Energy the site can still deliver, MWh.
+    pub available_up_mwh: Vec<f64>,
+    /// Energy the site can still take, MWh.
+    pub available_down_mwh: Vec<f64>,
 }
 
 /// Fleet + frequency response + arbitrage.
@@ -346,6 +356,10 @@ impl AgentSet {
             arbitrage_mw: Vec::with_capacity(n),
             reason: Vec::with_capacity(n),
             stored_mwh: Vec::with_capacity(n),
+            available_up_mw: Vec::with_capacity(n),
+            available_down_mw: Vec::with_capacity(n),
+            available_up_mwh: Vec::with_capacity(n),
+            available_down_mwh: Vec::with_capacity(n),
         };
         let mut buf = std::mem::take(&mut self.unit_buf);
         buf.resize(self.fleet.n_units(), 0.0);
@@ -372,6 +386,10 @@ impl AgentSet {
             out.arbitrage_mw.push(d.arbitrage_mw);
             out.reason.push(d.reason as u8);
             out.stored_mwh.push(d.stored_mwh);
+            out.available_up_mw.push(d.headroom.up_mw);
+            out.available_down_mw.push(d.headroom.down_mw);
+            out.available_up_mwh.push(d.headroom.up_mwh);
+            out.available_down_mwh.push(d.headroom.down_mwh);
         }
         self.unit_buf = buf;
         Ok(out)

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::arbitrage::{PlanLimits, Planner, PriceProfile};
-use super::fleet::{Fleet, Scope};
+use super::fleet::{Fleet, Headroom, Scope};
 use super::freq_response::FrRecord;
 use super::{AgentConfig, Counters, Decision, Reason};
 use crate::{CoreError, CoreResult};
@@ -241,6 +241,7 @@ impl SiteState {
                 arbitrage_mw: 0.0,
                 reason: Reason::Idle,
                 stored_mwh: 0.0,
+                headroom: Headroom::default(),
             };
         }
         let curve = &cfg.fr.curve;
@@ -332,13 +333,15 @@ impl SiteState {
         } else {
             Reason::Idle
         };
+        let headroom = fleet.headroom(scope, dt_s);
         Decision {
             total_mw: delivered,
             fr_required_mw: fr_req,
             fr_delivered_mw: fr_delivered,
             arbitrage_mw: arb,
             reason,
-            stored_mwh: fleet.stored_mwh(scope),
+            stored_mwh: headroom.stored_mwh,
+            headroom,
         }
     }
 }

@@ -31,6 +31,11 @@ fn responds_on_the_same_event() {
     assert!((d.total_mw - 2.0).abs() < 1e-9, "{d:?}");
     assert_eq!(d.reason, Reason::FrequencyResponse);
     assert!((buf.iter().sum::<f64>() - d.total_mw).abs() < 1e-9);
+    // Headroom after the step: 4 units at 1 MW, energy far from the bounds.
+    let f = a.fleet();
+    assert!((d.headroom.up_mw - f.available_discharge_mw(Scope::Site(0), 60.0)).abs() < 1e-12);
+    assert!((d.headroom.up_mw - 4.0).abs() < 1e-12 && (d.headroom.down_mw - 4.0).abs() < 1e-12);
+    assert!((d.headroom.up_mwh - f.available_discharge_energy_mwh(Scope::All)).abs() < 1e-12);
     let d = a.decide(3 * MIN_NS, 0, 50.5, 50.0, &mut buf).unwrap();
     assert!(
         (d.total_mw + 2.0).abs() < 1e-9,

@@ -200,6 +200,10 @@ fn decision_dict<'py>(py: Python<'py>, d: &Decision) -> PyResult<Bound<'py, PyDi
     out.set_item("arbitrage_mw", d.arbitrage_mw)?;
     out.set_item("reason", d.reason.as_str())?;
     out.set_item("stored_mwh", d.stored_mwh)?;
+    out.set_item("available_up_mw", d.headroom.up_mw)?;
+    out.set_item("available_down_mw", d.headroom.down_mw)?;
+    out.set_item("available_up_mwh", d.headroom.up_mwh)?;
+    out.set_item("available_down_mwh", d.headroom.down_mwh)?;
     Ok(out)
 }
 
@@ -327,7 +331,9 @@ impl PyAgentSet {
 
     /// Decide a batch; returns a dict of arrays (one entry per event):
     /// total_mw, fr_required_mw, fr_delivered_mw, arbitrage_mw, reason
-    /// (uint8 codes of `REASONS`), stored_mwh. `forecasts` (n × width) gives
+    /// (uint8 codes of `REASONS`), stored_mwh, and the site's headroom after
+    /// the step: available_up_mw, available_down_mw, available_up_mwh,
+    /// available_down_mwh. `forecasts` (n × width) gives
     /// the price forecast used when event i re-plans. Releases the GIL.
     #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None))]
     fn run<'py>(
@@ -375,6 +381,22 @@ impl PyAgentSet {
         d.set_item("arbitrage_mw", PyArray1::from_vec(py, out.arbitrage_mw))?;
         d.set_item("reason", PyArray1::from_vec(py, out.reason))?;
         d.set_item("stored_mwh", PyArray1::from_vec(py, out.stored_mwh))?;
+        d.set_item(
+            "available_up_mw",
+            PyArray1::from_vec(py, out.available_up_mw),
+        )?;
+        d.set_item(
+            "available_down_mw",
+            PyArray1::from_vec(py, out.available_down_mw),
+        )?;
+        d.set_item(
+            "available_up_mwh",
+            PyArray1::from_vec(py, out.available_up_mwh),
+        )?;
+        d.set_item(
+            "available_down_mwh",
+            PyArray1::from_vec(py, out.available_down_mwh),
+        )?;
         Ok(d)
     }
 
