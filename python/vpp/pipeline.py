@@ -7,10 +7,22 @@ predicted change added to the current value of the target, so forecasts
 are levels, one column per quantile (ascending). Batches release the GIL.
 
 Example:
+    >>> from vpp import twin
+    >>> from vpp.io import Telemetry
+    >>> from vpp.model import TrainConfig, train
     >>> from vpp.pipeline import Pipeline
-    >>> p = Pipeline(None, "models/default")  # doctest: +SKIP
-    >>> feats, preds = p.process(ts_ns, values, sites)  # doctest: +SKIP
-    >>> row, pred = p.push(ts_ns[0], values[0], site="grid")  # doctest: +SKIP
+    >>> tel = Telemetry.from_frame(twin.generate(days=3, resolution="15min", seed=1))
+    >>> model = train(tel, horizon_steps=1, config=TrainConfig(n_rounds=5))
+    >>> p = Pipeline(None, model)  # compiles on first use, then cached
+    >>> feats, preds = p.process(tel.ts_ns[:-1], tel.values[:-1], tel.sites[:-1])
+    >>> feats.shape, preds.shape
+    ((287, 177), (287, 3))
+    >>> row, pred = p.push(int(tel.ts_ns[-1]), tel.values[-1], site="grid")
+    >>> bool(pred[0] <= pred[1] <= pred[2])  # 0.1, 0.5, 0.9 quantiles, in MW
+    True
+
+With a saved model, ``Pipeline(None, "models/default")`` loads the model
+directory (``vpp train --out``) and uses its own feature spec.
 
 The model library is compiled on first use and cached by the model's
 content hash (see :mod:`vpp.model.compile`). Without a C compiler (or if
