@@ -88,3 +88,26 @@ def test_nan_prices_are_held_over() -> None:
     p[::7] = np.nan
     r = arbitrage_backtest(ts, p, BatteryConfig())
     assert np.isfinite(r["profit"]) and r["oracle_profit"] > 0
+
+
+def test_trading_never_touches_the_reserve(twin_month: pd.DataFrame) -> None:
+    from vpp.agents import AgentSet, ArbitrageConfig
+
+    ts = pd.DatetimeIndex(twin_month["timestamp"]).asi8
+    unit = BatteryConfig.from_round_trip(10.0, 20.0, 0.9025)
+    agents = AgentSet(
+        FleetConfig.uniform(100, unit),
+        FrequencyResponseConfig(contracted_mw=400.0),
+        ArbitrageConfig(),
+    )
+    out = agents.run(
+        ts, twin_month["frequency_hz"].to_numpy(), twin_month["price_per_mwh"].to_numpy()
+    )
+    assert agents.counters["plans"] > 0
+    assert np.abs(out["arbitrage_mw"]).max() <= 600.0 + 1e-6  # 1000 MW less 400 MW
+    assert agents.compliance >= 0.99
+    # The response is delivered on top of trading, whatever the trader does.
+    active = out["fr_required_mw"] != 0
+    np.testing.assert_allclose(
+        out["fr_delivered_mw"][active], out["fr_required_mw"][active], atol=1e-6
+    )
