@@ -16,12 +16,13 @@ def _window_stat(x: np.ndarray, w: int, stat: str) -> np.ndarray:
         return out
     win = sliding_window_view(x, w)
     with np.errstate(invalid="ignore", divide="ignore"):
+        # Deviations from a sample of the window are exact for nearby values
+        # (Sterbenz), so huge offsets cost the oracle no precision either.
+        ref = win[:, -1:]
         if stat == "mean":
-            # Two-pass around the window's first value: exact for huge offsets.
-            ref = win[:, -1:]
             val = ref[:, 0] + (win - ref).mean(axis=1)
         elif stat == "std":
-            val = win.std(axis=1, ddof=1) if w > 1 else np.full(len(win), np.nan)
+            val = (win - ref).std(axis=1, ddof=1) if w > 1 else np.full(len(win), np.nan)
         else:
             val = getattr(win, stat)(axis=1)
     val[np.isnan(win).any(axis=1)] = np.nan
