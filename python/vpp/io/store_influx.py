@@ -149,7 +149,10 @@ class InfluxStore(Store):
             try:
                 with self._lock:
                     self._write_api.write(
-                        self.bucket, self.org, body.encode(), write_precision=WritePrecision.NS
+                        self.bucket,
+                        self.org,
+                        body.encode(),
+                        write_precision=WritePrecision.NS,  # type: ignore[arg-type]
                     )
             except InfluxDBError as exc:
                 status = getattr(getattr(exc, "response", None), "status", None) or getattr(

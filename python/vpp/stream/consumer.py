@@ -401,7 +401,8 @@ class StreamConsumer:
         from confluent_kafka import KafkaException, TopicPartition
 
         offsets = [
-            TopicPartition(self.config.topic, st.partition, st.next_offset) for st in touched
+            TopicPartition(self.config.topic, st.partition, int(st.next_offset or 0))
+            for st in touched
         ]
         try:
             result = self._consumer.commit(offsets=offsets, asynchronous=False)

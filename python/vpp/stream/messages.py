@@ -186,7 +186,7 @@ def decode_batch_py(
     when the Rust extension is older than this module)."""
     loads = orjson.loads
     try:
-        docs: list[Any] = [loads(v) for v in values]
+        docs: list[Any] = [loads(v) for v in values]  # type: ignore[arg-type]
     except orjson.JSONDecodeError:
         docs = [_safe_loads(v) for v in values]
     fast = _fast_columns(docs, keys)

@@ -162,7 +162,7 @@ class StateTopic:
                             found.pop(key, None)
                         else:
                             found[key] = value
-                    if msg.offset() >= high - 1:
+                    if (msg.offset() or 0) >= high - 1:
                         done = True
                         break
         finally:
