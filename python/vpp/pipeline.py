@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,38 @@ class Pipeline(_core.Pipeline):
     def quantiles(self) -> list[float]:
         """Quantile level of each forecast column."""
         return list(self.model.quantiles)
+
+    def attach_agents(self, agents: Any, sites: Sequence[str] | None = None) -> None:
+        """Let battery agents decide every event right after its forecast.
+
+        The pipeline takes a copy of ``agents`` (a :class:`vpp.agents.AgentSet`)
+        and, in :meth:`process_decide` / :meth:`push_decide`, calls its
+        per-event decision in the same native loop (frequency and price from
+        the spec's signals). Agent state is not part of :meth:`snapshot`;
+        read it back with :attr:`agents`.
+
+        Args:
+            agents: the agent set.
+            sites: the agents' site ids in their index order (default: the
+                ``sites`` of the fleet config it was built from, or ``["grid"]``).
+
+        Raises:
+            ValueError: the site count does not match the agents, or the
+                pipeline has already seen other sites first.
+        """
+        if sites is None:
+            sites = list(getattr(getattr(agents, "fleet", None), "sites", None) or ["grid"])
+        self._attach_agents(bytes(agents.snapshot()), list(sites))
+
+    @property
+    def agents(self) -> Any:
+        """A copy of the attached agents' current state (None if none)."""
+        blob = self._agents_snapshot()
+        if blob is None:
+            return None
+        from vpp.agents import AgentSet
+
+        return AgentSet.restore(blob)
 
     @classmethod
     def restore(cls, blob: bytes, model: ForecastModel | str | Path) -> Pipeline:

@@ -171,3 +171,34 @@ def test_fallback_without_a_compiler(
     row, pred = single.push(int(tel.ts_ns[0]), tel.values[0], site=str(tel.sites[0]))
     np.testing.assert_array_equal(row, feats[0])
     np.testing.assert_array_equal(np.isnan(pred), np.isnan(want[0]))
+
+
+def test_agents_decide_in_the_same_call(model: ForecastModel, gappy_tel: Telemetry) -> None:
+    from vpp.agents import AgentSet, FleetConfig, FrequencyResponseConfig
+
+    tel = gappy_tel.for_site("site_00").slice(0, 400)
+    fleet = FleetConfig.uniform(4, sites=("site_00",))
+    fr = FrequencyResponseConfig(contracted_mw=2.0)
+    p = Pipeline(None, model)
+    p.attach_agents(AgentSet(fleet, fr), sites=["site_00"])
+    feats, preds, dispatch = p.process_decide(tel.ts_ns, tel.values, tel.sites)
+    assert feats.shape == (len(tel), 177)
+    # The same decisions as the agents on their own, and the same forecasts
+    # as without agents.
+    alone = AgentSet(fleet, fr)
+    f = tel.column("frequency_hz")
+    price = tel.column("price_per_mwh")
+    want = alone.run(tel.ts_ns, f, price, sites=np.zeros(len(tel), dtype=np.int64))
+    np.testing.assert_allclose(dispatch, want["total_mw"], rtol=0, atol=1e-12)
+    _, plain = Pipeline(None, model).process(tel.ts_ns, tel.values, tel.sites)
+    np.testing.assert_array_equal(preds, plain)
+    assert p.agents is not None
+    next_ts = int(tel.ts_ns[-1]) + 900 * 10**9
+    row, pred, power = p.push_decide(next_ts, tel.values[-1], "site_00")
+    assert np.isfinite(power) and row.shape == (177,) and pred.shape == (3,)
+    with pytest.raises(ValueError, match="no agents"):
+        Pipeline(None, model).process_decide(tel.ts_ns, tel.values, tel.sites)
+    q = Pipeline(None, model)
+    q.push(int(tel.ts_ns[0]), tel.values[0], site="other")
+    with pytest.raises(ValueError, match="before other sites"):
+        q.attach_agents(AgentSet(fleet, fr), sites=["site_00"])

@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use super::features::{parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d};
 use super::gil::without_gil;
 use super::to_pyerr;
+use crate::agents::AgentSet;
 use crate::features::FeatureEngine;
 use crate::pipeline::Pipeline;
 use crate::CoreError;
@@ -24,6 +25,114 @@ pub struct PyPipeline {
     feats: Vec<f64>,
     preds: Vec<f64>,
     vals: Vec<f64>,
+}
+
+impl PyPipeline {
+    /// One event into `self.feats`/`self.preds`; the agents' power if attached.
+    fn push_event(
+        &mut self,
+        ts_ns: i64,
+        values: &Bound<'_, PyAny>,
+        site: &str,
+    ) -> PyResult<Option<f64>> {
+        let idx = self.inner.engine_mut().site_index(site);
+        let mut vals = std::mem::take(&mut self.vals);
+        vals.clear();
+        match values.downcast::<PyArray1<f64>>() {
+            // SAFETY: the GIL is held for this whole call and the values are
+            // copied at once, so nothing can write to them meanwhile; this
+            // skips numpy's borrow bookkeeping, a visible share of one event.
+            Ok(arr) => match unsafe { arr.as_slice() } {
+                Ok(s) => vals.extend_from_slice(s),
+                Err(_) => vals.extend(arr.to_vec()?),
+            },
+            Err(_) => {
+                let v: Vec<f64> = values.extract().map_err(|_| {
+                    PyTypeError::new_err(
+                        "values must be a 1-D sequence of floats in spec.signals order",
+                    )
+                })?;
+                vals.extend(v);
+            }
+        }
+        let v: &[f64] = &vals;
+        let res = self
+            .inner
+            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds);
+        self.vals = vals;
+        res.map_err(to_pyerr)
+    }
+
+    /// The batch call behind `process` and `process_decide`.
+    fn run_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts_ns: &Bound<'py, PyAny>,
+        values: &Bound<'py, PyAny>,
+        sites: Option<&Bound<'py, PyAny>>,
+        on_out_of_order: &str,
+        decide: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mode = parse_on_out_of_order(on_out_of_order)?;
+        let ts = ts_1d(py, ts_ns)?;
+        let vals = values_2d(py, values, self.inner.engine().n_signals())?;
+        let n = ts.len();
+        if vals.shape()[0] != n {
+            return Err(PyValueError::new_err(format!(
+                "values has {} rows for {n} timestamps",
+                vals.shape()[0]
+            )));
+        }
+        let idx = resolve_sites(self.inner.engine_mut(), sites, n, "grid")?;
+        let (f, t) = (self.inner.n_features(), self.inner.n_outputs());
+        // Allocated by numpy (see features.rs: huge pages for large outputs).
+        let feats_arr = unsafe { PyArray2::<f64>::new(py, [n, f], false) };
+        let preds_arr = unsafe { PyArray2::<f64>::new(py, [n, t], false) };
+        // SAFETY: both arrays were just created here, are C-contiguous and
+        // not shared until returned.
+        let feats = unsafe { feats_arr.as_slice_mut()? };
+        let preds = unsafe { preds_arr.as_slice_mut()? };
+        // Copy inputs Python could mutate while the GIL is released only
+        // when they are not contiguous; contiguous ones are read in place
+        // (documented in vpp.pipeline).
+        let owned_v;
+        let v: &[f64] = match vals.as_slice() {
+            Ok(s) => s,
+            Err(_) => {
+                owned_v = vals.as_array().iter().copied().collect::<Vec<f64>>();
+                &owned_v
+            }
+        };
+        let owned_t;
+        let t_ns: &[i64] = match ts.as_slice() {
+            Ok(s) => s,
+            Err(_) => {
+                owned_t = slice_or_copy(&ts);
+                &owned_t
+            }
+        };
+        let inner = &mut self.inner;
+        if !decide {
+            without_gil(py, || {
+                inner.process(t_ns, v, &idx, mode, feats, preds, None)
+            })?;
+            return PyTuple::new(py, [feats_arr.into_any(), preds_arr.into_any()]);
+        }
+        let disp_arr = unsafe { PyArray1::<f64>::new(py, [n], false) };
+        // SAFETY: as above.
+        let disp = unsafe { disp_arr.as_slice_mut()? };
+        without_gil(py, || {
+            inner.process(t_ns, v, &idx, mode, feats, preds, Some(disp))
+        })?;
+        PyTuple::new(
+            py,
+            [
+                feats_arr.into_any(),
+                preds_arr.into_any(),
+                disp_arr.into_any(),
+            ],
+        )
+    }
 }
 
 fn slice_or_copy<T: Copy + numpy::Element>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
@@ -123,35 +232,38 @@ impl PyPipeline {
         values: &Bound<'py, PyAny>,
         site: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let idx = self.inner.engine_mut().site_index(site);
-        let mut vals = std::mem::take(&mut self.vals);
-        vals.clear();
-        match values.downcast::<PyArray1<f64>>() {
-            // SAFETY: the GIL is held for this whole call and the values are
-            // copied at once, so nothing can write to them meanwhile; this
-            // skips numpy's borrow bookkeeping, a visible share of one event.
-            Ok(arr) => match unsafe { arr.as_slice() } {
-                Ok(s) => vals.extend_from_slice(s),
-                Err(_) => vals.extend(arr.to_vec()?),
-            },
-            Err(_) => {
-                let v: Vec<f64> = values.extract().map_err(|_| {
-                    PyTypeError::new_err(
-                        "values must be a 1-D sequence of floats in spec.signals order",
-                    )
-                })?;
-                vals.extend(v);
-            }
-        }
-        let v: &[f64] = &vals;
-        let res = self
-            .inner
-            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds);
-        self.vals = vals;
-        res.map_err(to_pyerr)?;
+        self.push_event(ts_ns, values, site)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
         PyTuple::new(py, [row.into_any(), pred.into_any()])
+    }
+
+    /// Like `push`, with the attached agents deciding the event: returns
+    /// `(features, forecast, dispatch_mw)`.
+    #[pyo3(signature = (ts_ns, values, site="grid"))]
+    fn push_decide<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts_ns: i64,
+        values: &Bound<'py, PyAny>,
+        site: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if self.inner.agents().is_none() {
+            return Err(PyValueError::new_err(
+                "no agents attached; call attach_agents first",
+            ));
+        }
+        let power = self.push_event(ts_ns, values, site)?.unwrap_or(f64::NAN);
+        let row = PyArray1::from_slice(py, &self.feats);
+        let pred = PyArray1::from_slice(py, &self.preds);
+        PyTuple::new(
+            py,
+            [
+                row.into_any(),
+                pred.into_any(),
+                power.into_pyobject(py)?.into_any(),
+            ],
+        )
     }
 
     /// A batch: returns `(features float64[n, n_features], forecasts
@@ -165,49 +277,60 @@ impl PyPipeline {
         sites: Option<&Bound<'py, PyAny>>,
         on_out_of_order: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let mode = parse_on_out_of_order(on_out_of_order)?;
-        let ts = ts_1d(py, ts_ns)?;
-        let vals = values_2d(py, values, self.inner.engine().n_signals())?;
-        let n = ts.len();
-        if vals.shape()[0] != n {
+        self.run_batch(py, ts_ns, values, sites, on_out_of_order, false)
+    }
+
+    /// Attach agents (an `AgentSet` snapshot) that decide every event right
+    /// after its forecast. `sites` are the agents' site ids in their index
+    /// order; the engine must not have seen other sites first.
+    fn _attach_agents(&mut self, state: &[u8], sites: Vec<String>) -> PyResult<()> {
+        let set = AgentSet::restore(state).map_err(to_pyerr)?;
+        let n = sites.len();
+        if n == 0 || set.band_mwh(n - 1).is_none() || set.band_mwh(n).is_some() {
             return Err(PyValueError::new_err(format!(
-                "values has {} rows for {n} timestamps",
-                vals.shape()[0]
+                "the agents are not configured for exactly {n} sites {sites:?}"
             )));
         }
-        let idx = resolve_sites(self.inner.engine_mut(), sites, n, "grid")?;
-        let (f, t) = (self.inner.n_features(), self.inner.n_outputs());
-        // Allocated by numpy (see features.rs: huge pages for large outputs).
-        let feats_arr = unsafe { PyArray2::<f64>::new(py, [n, f], false) };
-        let preds_arr = unsafe { PyArray2::<f64>::new(py, [n, t], false) };
-        // SAFETY: both arrays were just created here, are C-contiguous and
-        // not shared until returned.
-        let feats = unsafe { feats_arr.as_slice_mut()? };
-        let preds = unsafe { preds_arr.as_slice_mut()? };
-        // Copy inputs Python could mutate while the GIL is released only
-        // when they are not contiguous; contiguous ones are read in place
-        // (documented in vpp.pipeline).
-        let owned_v;
-        let v: &[f64] = match vals.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned_v = vals.as_array().iter().copied().collect::<Vec<f64>>();
-                &owned_v
+        let eng = self.inner.engine_mut();
+        for (i, name) in sites.iter().enumerate() {
+            let idx = eng.site_index(name);
+            if idx != i {
+                return Err(PyValueError::new_err(format!(
+                    "site {name:?} is index {i} for the agents but {idx} for the pipeline; attach \
+                     agents before other sites are seen"
+                )));
             }
-        };
-        let owned_t;
-        let t_ns: &[i64] = match ts.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned_t = slice_or_copy(&ts);
-                &owned_t
-            }
-        };
-        let inner = &mut self.inner;
-        without_gil(py, || {
-            inner.process(t_ns, v, &idx, mode, feats, preds, None)
-        })?;
-        PyTuple::new(py, [feats_arr.into_any(), preds_arr.into_any()])
+        }
+        self.inner.attach_agents(set);
+        Ok(())
+    }
+
+    /// Snapshot bytes of the attached agents, or None.
+    fn _agents_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        match self.inner.agents() {
+            Some(a) => Ok(Some(PyBytes::new(py, &a.snapshot().map_err(to_pyerr)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Like `process`, with the attached agents deciding each event: returns
+    /// `(features, forecasts, dispatch_mw float64[n])` (NaN for skipped
+    /// events).
+    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise"))]
+    fn process_decide<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts_ns: &Bound<'py, PyAny>,
+        values: &Bound<'py, PyAny>,
+        sites: Option<&Bound<'py, PyAny>>,
+        on_out_of_order: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if self.inner.agents().is_none() {
+            return Err(PyValueError::new_err(
+                "no agents attached; call attach_agents first",
+            ));
+        }
+        self.run_batch(py, ts_ns, values, sites, on_out_of_order, true)
     }
 
     /// The feature engine's state (site histories) as bytes; the model is

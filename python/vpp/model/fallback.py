@@ -98,6 +98,15 @@ class FallbackPipeline:
         preds[np.isnan(feats).all(axis=1)] = np.nan
         return feats, preds
 
+    def attach_agents(self, agents: Any, sites: Any = None) -> None:
+        """Not available without the compiled pipeline; run the agents separately."""
+        from vpp.errors import ModelError
+
+        raise ModelError(
+            "agents inside the pipeline need the compiled model (no C compiler here); "
+            "run vpp.agents.AgentSet.run on the events instead"
+        )
+
     @classmethod
     def restore(cls, blob: bytes, model: ForecastModel) -> FallbackPipeline:
         """A fallback pipeline over ``model`` continuing from :meth:`snapshot` bytes."""
