@@ -279,3 +279,24 @@ def test_config_builds_the_agents_objects():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_parsing_alone_keeps_every_default():
+    args = build_parser().parse_args(["mcp"])
+    assert (args.transport, args.port, args.host) == ("stdio", 8000, "127.0.0.1")
+    args = _parse_run([])
+    assert (args.units, args.log_format, args.quiet) == ("MW", "text", False)
+
+
+def test_flags_equal_to_their_default_still_beat_the_environment(tmp_path):
+    # Given explicitly, even a default value is the user's choice.
+    args = _parse_run(["--units", "MW", "--log-format", "text", "--columns", "load_mw=L"])
+    cfg = apply_config(args, env={"VPP_INPUT_UNITS": "kW", "VPP_LOG_FORMAT": "json"})
+    assert (args.units, args.log_format) == ("MW", "text")
+    assert cfg.source("input.units") == "--units" and cfg.input.columns == {"load_mw": "L"}
+    args = _parse_run(["--quiet"])
+    apply_config(args, env={"VPP_LOG_QUIET": "false"})
+    assert args.quiet is True
+    args = _parse_run([])
+    apply_config(args, env={"VPP_LOG_QUIET": "true", "VPP_INPUT_COLUMNS": "load_mw=Load"})
+    assert args.quiet is True and args.columns == ['load_mw="Load"']

@@ -221,24 +221,28 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
+    # Brokers, topic and the metrics port come from the environment (vpp.toml keys
+    # kafka.brokers, kafka.topic, metrics.port): the config reaches vpp consume.
+    env = {
+        **os.environ,
+        "VPP_KAFKA_BROKERS": kafka_brokers,
+        "VPP_KAFKA_TOPIC": kafka_topic,
+        "VPP_METRICS_PORT": str(port),
+    }
     argv = [
         *VPP,
         "consume",
-        "--brokers",
-        kafka_brokers,
-        "--topic",
-        kafka_topic,
         "--group",
         f"g-{uuid.uuid4().hex[:8]}",
         "--idle-exit-s",
         "20",
         "--quiet",
-        "--metrics-port",
-        str(port),
         "--store",
         str(tmp_path / "store.sqlite"),
     ]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
 
         def done(s: dict) -> bool:

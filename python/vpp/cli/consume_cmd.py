@@ -18,6 +18,7 @@ import os
 import signal
 
 from vpp.cli.common import add_log_args, setup_logging
+from vpp.config import add_config_arg, apply_config
 from vpp.metrics import add_metrics_args, start_from_args
 
 log = logging.getLogger("vpp.consume")
@@ -31,7 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     k = p.add_argument_group("kafka")
-    k.add_argument("--brokers", required=True, metavar="HOST:PORT", help="bootstrap servers")
+    k.add_argument(
+        "--brokers",
+        metavar="HOST:PORT",
+        help="bootstrap servers (required here or as kafka.brokers / $VPP_KAFKA_BROKERS)",
+    )
     k.add_argument("--group", default="vpp", help="consumer group id (default: vpp)")
     k.add_argument("--topic", default="grid.telemetry", help="input topic")
     k.add_argument("--dlq-topic", help="dead-letter topic (default: <topic>.dlq)")
@@ -56,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_metrics_args(p)
     add_log_args(p)
+    add_config_arg(p)  # last: fills the options above from vpp.toml / VPP_*
     p.set_defaults(func=run)
 
 
@@ -87,7 +93,14 @@ def run(args: argparse.Namespace) -> int:
     from vpp.stream.consumer import ConsumerConfig, StreamConsumer
     from vpp.stream.errors import StreamStopped
 
+    apply_config(args)
     setup_logging(args)
+    if not args.brokers:
+        from vpp.errors import ParameterError
+
+        raise ParameterError(
+            "--brokers is required (or kafka.brokers in vpp.toml, $VPP_KAFKA_BROKERS)"
+        )
     store = _open_store(args)
     config = ConsumerConfig(
         brokers=args.brokers,

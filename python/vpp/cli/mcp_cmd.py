@@ -14,6 +14,7 @@ import argparse
 import logging
 
 from vpp.cli.common import add_log_args, add_store_arg, setup_logging
+from vpp.config import MCP_FLAG_KEYS, add_config_arg, apply_config
 from vpp.metrics import add_metrics_args, start_from_args
 
 log = logging.getLogger("vpp.mcp")
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_metrics_args(p)
     add_log_args(p)
+    add_config_arg(p, extra_keys=MCP_FLAG_KEYS)  # last: fills the options above
     p.set_defaults(func=run)
 
 
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vpp.errors import ParameterError
 
+    apply_config(args)
     setup_logging(args)
     if args.max_dispatch_mw is not None and not (
         math.isfinite(args.max_dispatch_mw) and args.max_dispatch_mw > 0

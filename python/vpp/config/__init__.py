@@ -22,7 +22,7 @@ Example:
     Secret('****')
 """
 
-from vpp.config.cli import FLAG_KEYS, add_config_arg, apply_config
+from vpp.config.cli import FLAG_KEYS, MCP_FLAG_KEYS, add_config_arg, apply_config
 from vpp.config.loader import CONFIG_ENV, ConfigError, env_name, example_toml, keys, load_config
 from vpp.config.schema import (
     SECTIONS,
@@ -45,6 +45,7 @@ from vpp.config.schema import (
 __all__ = [
     "CONFIG_ENV",
     "FLAG_KEYS",
+    "MCP_FLAG_KEYS",
     "SECTIONS",
     "AgentSettings",
     "BatterySettings",

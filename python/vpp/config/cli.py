@@ -15,7 +15,8 @@ A command calls :func:`add_config_arg` after adding its own options, then
 
 An option whose destination is in :data:`FLAG_KEYS` takes the value of the
 flag if one was given on the command line, else the environment's, else the
-file's, else the option's own default. The validated
+file's, else the option's own default (argparse defaults are untouched, so
+parsing alone gives the usual values). The validated
 :class:`~vpp.config.schema.Config` is also left on ``args.vpp_config`` for
 settings that have no flag (the fleet, the agents).
 """
@@ -29,7 +30,7 @@ from typing import Any
 from vpp.config.loader import load_config
 from vpp.config.schema import Config, Secret
 
-__all__ = ["FLAG_KEYS", "add_config_arg", "apply_config"]
+__all__ = ["FLAG_KEYS", "MCP_FLAG_KEYS", "add_config_arg", "apply_config"]
 
 #: argparse destination → config key. Only destinations a command defines apply.
 FLAG_KEYS: dict[str, str] = {
@@ -47,13 +48,20 @@ FLAG_KEYS: dict[str, str] = {
     "battery_mw": "battery.power_mw",
     "battery_mwh": "battery.energy_mwh",
     "efficiency": "battery.efficiency",
+    "degradation_cost": "battery.degradation_cost_per_mwh",
+    "battery_units": "battery.units_per_site",
+    "fr_mw": "agents.contracted_mw",
     "brokers": "kafka.brokers",
     "group": "kafka.group",
     "topic": "kafka.topic",
+    "forecast_topic": "kafka.forecast_topic",
+    "dispatch_topic": "kafka.dispatch_topic",
+    "dlq_topic": "kafka.dlq_topic",
     "influx_url": "influx.url",
     "influx_org": "influx.org",
     "influx_bucket": "influx.bucket",
     "influx_token": "influx.token",
+    "influx_token_file": "influx.token_file",
     "max_dispatch_mw": "mcp.max_dispatch_mw",
     "metrics_port": "metrics.port",
     "metrics_host": "metrics.host",
@@ -61,11 +69,42 @@ FLAG_KEYS: dict[str, str] = {
     "quiet": "log.quiet",
 }
 
+#: ``vpp mcp``'s generic option names (passed as ``extra_keys``, not global).
+MCP_FLAG_KEYS: dict[str, str] = {
+    "transport": "mcp.transport",
+    "host": "mcp.host",
+    "port": "mcp.port",
+    "token_file": "mcp.token_file",
+}
+
 #: Keys that only make sense with a file input (skipped under ``--twin``).
 _FILE_INPUT_KEYS = frozenset({"input.path", "input.columns", "input.units"})
-_DEFAULTS_ATTR = "_vpp_flag_defaults"
+_GIVEN_ATTR = "_vpp_given"
 _FLAGS_ATTR = "_vpp_flag_names"
 _KEYS_ATTR = "_vpp_flag_keys"
+_RECORDING: dict[type, type] = {}
+
+
+def _recording(cls: type) -> type:
+    """A subclass of an argparse action class that notes its dest as given."""
+    if cls not in _RECORDING:
+
+        def __call__(
+            self: argparse.Action,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
+            cls.__call__(self, parser, namespace, values, option_string)
+            given = getattr(namespace, _GIVEN_ATTR, None)
+            if given is None:
+                given = set()
+                setattr(namespace, _GIVEN_ATTR, given)
+            given.add(self.dest)
+
+        _RECORDING[cls] = type(f"Recording{cls.__name__}", (cls,), {"__call__": __call__})
+    return _RECORDING[cls]
 
 
 def add_config_arg(
@@ -74,8 +113,8 @@ def add_config_arg(
     """Add ``--config FILE`` and let the config fill this parser's options.
 
     Call it after the command's other options. Options mapped to config keys
-    get ``None`` as their argparse default so that :func:`apply_config` can
-    tell "not given" from "given"; their real defaults are kept aside.
+    keep their defaults; they only note, when parsed, that the user gave them,
+    so that :func:`apply_config` can tell "given" from "default".
 
     Args:
         parser: the subcommand's parser.
@@ -90,14 +129,14 @@ def add_config_arg(
         "(VPP_<SECTION>_<KEY>), which wins over the file; see vpp.example.toml",
     )
     mapping = {**FLAG_KEYS, **(extra_keys or {})}
-    defaults: dict[str, Any] = {}
     flags: dict[str, str] = {}
     for action in parser._actions:
         if action.dest in mapping:
-            defaults[action.dest] = action.default
             flags[action.dest] = action.option_strings[0] if action.option_strings else action.dest
-            action.default = None
-    parser.set_defaults(**{_DEFAULTS_ATTR: defaults, _FLAGS_ATTR: flags, _KEYS_ATTR: mapping})
+            action.__class__ = _recording(type(action))
+    keys = {dest: mapping[dest] for dest in flags}
+    # None, not a set: each parse makes its own set on the first given option.
+    parser.set_defaults(**{_GIVEN_ATTR: None, _FLAGS_ATTR: flags, _KEYS_ATTR: keys})
 
 
 def _columns_to_arg(mapping: dict[str, str]) -> list[str] | None:
@@ -140,14 +179,14 @@ def apply_config(args: argparse.Namespace, env: Mapping[str, str] | None = None)
             the value came from (a flag, an environment variable or the file).
     """
     mapping: dict[str, str] = getattr(args, _KEYS_ATTR, {}) or {}
-    defaults: dict[str, Any] = getattr(args, _DEFAULTS_ATTR, {}) or {}
+    given: set[str] = getattr(args, _GIVEN_ATTR, None) or set()
     flags: dict[str, str] = getattr(args, _FLAGS_ATTR, {}) or {}
     twin = bool(getattr(args, "twin", False))
     overrides: dict[str, Any] = {}
     labels: dict[str, str] = {}
     for dest, key in mapping.items():
         value = getattr(args, dest, None)
-        if dest not in defaults or value is None:
+        if dest not in given or value is None:
             continue
         overrides[key] = _FROM_ARG[key](value) if key in _FROM_ARG else value
         labels[key] = flags.get(dest, dest)
@@ -155,13 +194,12 @@ def apply_config(args: argparse.Namespace, env: Mapping[str, str] | None = None)
         getattr(args, "config", None), env=env, overrides=overrides, override_sources=labels
     )
     for dest, key in mapping.items():
-        if dest not in defaults or getattr(args, dest, None) is not None:
-            continue
+        if dest in given or cfg.source(key) == "default":
+            continue  # the flag, or the option's own default, stands
         # Under --twin the file's input settings do not apply (and would clash).
-        if cfg.source(key) != "default" and not (twin and key in _FILE_INPUT_KEYS):
-            value = cfg.get(key)
-            setattr(args, dest, _TO_ARG[key](value) if key in _TO_ARG else value)
-        else:
-            setattr(args, dest, defaults[dest])
+        if twin and key in _FILE_INPUT_KEYS:
+            continue
+        value = cfg.get(key)
+        setattr(args, dest, _TO_ARG[key](value) if key in _TO_ARG else value)
     args.vpp_config = cfg
     return cfg
