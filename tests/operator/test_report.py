@@ -34,43 +34,9 @@ def vpp(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def backtest_json(tmp_path_factory) -> Path:
     """A real short backtest (twin, 7 days at 15 min) with its series section."""
-    from vpp import twin
-    from vpp.agents import BatteryConfig
-    from vpp.agents.backtest import arbitrage_backtest, frequency_response_backtest
-    from vpp.agents.config import FleetConfig, FrequencyResponseConfig
-    from vpp.io import Telemetry
-    from vpp.model import backtest
-    from vpp.report.backtest_series import backtest_series
+    from vpp.report.backtest_series import twin_backtest_document
 
-    tel = Telemetry.from_frame(twin.generate(days=7, resolution="15min", seed=3))
-    res = backtest(tel)
-    f = res.summary["forecast"]
-    battery = BatteryConfig.from_round_trip(50.0, 100.0, 0.9025)
-    rows = res.test & (tel.sites == "grid")
-    doc = dict(res.summary)
-    doc["arbitrage"] = arbitrage_backtest(
-        tel.ts_ns[rows],
-        tel.column("price_per_mwh")[rows],
-        battery,
-        n_units=4,
-        frequency_hz=tel.column("frequency_hz")[rows],
-    )
-    contract = FrequencyResponseConfig(contracted_mw=200.0)
-    doc["frequency_response"] = frequency_response_backtest(
-        FleetConfig(units=(battery,) * 4), contract
-    )
-    doc["series"] = backtest_series(
-        tel,
-        res.levels,
-        res.test,
-        f["target"],
-        f["horizon_steps"],
-        f["quantiles"],
-        battery=battery,
-        n_units=4,
-        frequency_event=True,
-        event_frequency_response=contract,
-    )
+    doc = twin_backtest_document(days=7, resolution="15min", seed=3)
     path = tmp_path_factory.mktemp("bt") / "backtest.json"
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
     return path

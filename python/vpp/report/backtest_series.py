@@ -30,7 +30,7 @@ from vpp.report.series import (
     unit_series,
 )
 
-__all__ = ["agent_series", "backtest_series", "forecast_part"]
+__all__ = ["agent_series", "backtest_series", "forecast_part", "twin_backtest_document"]
 
 
 def forecast_part(
@@ -200,3 +200,66 @@ def backtest_series(
             FleetConfig(units=(battery,) * n_units), fr, max_points=max_points
         )
     return out
+
+
+def twin_backtest_document(
+    days: float = 7.0,
+    resolution: str = "15min",
+    seed: int = 3,
+    battery: Any = None,
+    n_units: int = 4,
+    contracted_mw: float | None = None,
+) -> dict[str, Any]:
+    """A complete backtest JSON on twin data, with every ``series`` part.
+
+    The same sections as ``vpp backtest --twin --json`` (forecast, arbitrage
+    over the test events, frequency response in the twin's trip test) plus
+    ``series``; used for the README's pictures and the report tests.
+
+    Args:
+        days: twin days to simulate.
+        resolution: twin step.
+        seed: twin seed.
+        battery: one unit (default 50 MW / 100 MWh, round trip 0.9025).
+        n_units: identical units.
+        contracted_mw: frequency-response contract of the trip test
+            (default: the fleet's whole power).
+    """
+    from vpp import twin
+    from vpp.agents import BatteryConfig, FleetConfig, FrequencyResponseConfig
+    from vpp.agents.backtest import arbitrage_backtest, frequency_response_backtest
+    from vpp.io import Telemetry
+    from vpp.model import backtest
+
+    tel = Telemetry.from_frame(twin.generate(days=days, resolution=resolution, seed=seed))
+    res = backtest(tel)
+    f = res.summary["forecast"]
+    battery = battery or BatteryConfig.from_round_trip(50.0, 100.0, 0.9025)
+    rows = res.test & (tel.sites == sorted({str(s) for s in tel.sites[res.test]})[0])
+    doc: dict[str, Any] = dict(res.summary)
+    doc["arbitrage"] = arbitrage_backtest(
+        tel.ts_ns[rows],
+        tel.column("price_per_mwh")[rows],
+        battery,
+        n_units=n_units,
+        frequency_hz=tel.column("frequency_hz")[rows],
+    )
+    contract = FrequencyResponseConfig(
+        contracted_mw=contracted_mw or battery.max_discharge_mw * n_units
+    )
+    doc["frequency_response"] = frequency_response_backtest(
+        FleetConfig(units=(battery,) * n_units), contract
+    )
+    doc["series"] = backtest_series(
+        tel,
+        res.levels,
+        res.test,
+        f["target"],
+        f["horizon_steps"],
+        f["quantiles"],
+        battery=battery,
+        n_units=n_units,
+        frequency_event=True,
+        event_frequency_response=contract,
+    )
+    return doc
