@@ -28,8 +28,8 @@ def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def twin_tel() -> Telemetry:
-    """Two sites, 40 days at 15 min: 7,680 events."""
-    return Telemetry.from_frame(twin.generate(days=40, resolution="15min", sites=2, seed=3))
+    """Two sites, 60 days at 15 min: 11,520 events."""
+    return Telemetry.from_frame(twin.generate(days=60, resolution="15min", sites=2, seed=3))
 
 
 @pytest.fixture(scope="session")
