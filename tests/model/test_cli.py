@@ -105,3 +105,20 @@ def test_batch_processor_without_a_fitting_model(model_dir: Path, gappy_tel: Tel
     out = proc.process(gappy_tel.slice(0, 100).select(["load_mw"]))
     assert out.forecasts is None
     assert BatchProcessor.for_signals(["load_mw"], model=None).forecaster is None
+
+
+def test_vpp_run_forecasts_out_of_the_box(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VPP_MODEL", raising=False)
+    store = tmp_path / "store.sqlite"
+    assert main(["run", "--store", str(store), "--days", "0.1", "-q"]) == 0
+    doc = _json(capsys)
+    assert doc["records"]["forecasts"] == doc["events"] == 144
+    assert doc["pipeline"]["forecast"]["compiled"] is True
+    assert doc["pipeline"]["forecast"]["path"].endswith("models/default")
+    from vpp.io import open_store
+
+    with open_store(str(store)) as s:  # type: ignore[attr-defined]
+        latest = s.latest_forecast("grid")
+    assert list(latest["target"]) == ["net_load_mw"]
