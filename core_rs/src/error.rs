@@ -11,7 +11,11 @@ pub enum CoreError {
     /// Input arrays disagree in shape or have the wrong width.
     Shape(String),
     /// An event's timestamp is not later than the previous one for its site.
-    OutOfOrder { site: String, ts_ns: i64, last_ts_ns: i64 },
+    OutOfOrder {
+        site: String,
+        ts_ns: i64,
+        last_ts_ns: i64,
+    },
     /// A snapshot could not be encoded or decoded.
     Snapshot(String),
     /// The compiled model library could not be loaded or does not fit.
@@ -27,7 +31,11 @@ impl fmt::Display for CoreError {
         match self {
             CoreError::InvalidSpec(m) => write!(f, "invalid feature spec: {m}"),
             CoreError::Shape(m) => write!(f, "shape mismatch: {m}"),
-            CoreError::OutOfOrder { site, ts_ns, last_ts_ns } => write!(
+            CoreError::OutOfOrder {
+                site,
+                ts_ns,
+                last_ts_ns,
+            } => write!(
                 f,
                 "out-of-order event for site {site:?}: timestamp {ts_ns} ns is not later than \
                  the last one, {last_ts_ns} ns"

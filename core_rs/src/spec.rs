@@ -7,8 +7,14 @@ use crate::stats::StatFlags;
 use crate::{CoreError, CoreResult};
 
 /// Canonical signal names, in canonical order.
-pub const CANONICAL_SIGNALS: [&str; 6] =
-    ["load_mw", "solar_mw", "wind_mw", "frequency_hz", "price_per_mwh", "temperature_c"];
+pub const CANONICAL_SIGNALS: [&str; 6] = [
+    "load_mw",
+    "solar_mw",
+    "wind_mw",
+    "frequency_hz",
+    "price_per_mwh",
+    "temperature_c",
+];
 
 /// Derived `load_mw - solar_mw - wind_mw`, present whenever `load_mw` is.
 pub const NET_LOAD: &str = "net_load_mw";
@@ -103,18 +109,34 @@ impl FeatureSpec {
                 )));
             }
             if signals[..i].contains(s) {
-                return Err(CoreError::InvalidSpec(format!("signal {s:?} is listed twice")));
+                return Err(CoreError::InvalidSpec(format!(
+                    "signal {s:?} is listed twice"
+                )));
             }
         }
         check_sizes("lag", &lags)?;
         check_sizes("window", &windows)?;
-        let stats = stats.iter().map(|s| Stat::parse(s)).collect::<CoreResult<Vec<_>>>()?;
+        let stats = stats
+            .iter()
+            .map(|s| Stat::parse(s))
+            .collect::<CoreResult<Vec<_>>>()?;
         for (i, s) in stats.iter().enumerate() {
             if stats[..i].contains(s) {
-                return Err(CoreError::InvalidSpec(format!("statistic {:?} is listed twice", s.name())));
+                return Err(CoreError::InvalidSpec(format!(
+                    "statistic {:?} is listed twice",
+                    s.name()
+                )));
             }
         }
-        Ok(FeatureSpec { signals, lags, windows, stats, diff, calendar, interactions })
+        Ok(FeatureSpec {
+            signals,
+            lags,
+            windows,
+            stats,
+            diff,
+            calendar,
+            interactions,
+        })
     }
 
     fn column(&self, name: &str) -> Option<usize> {
@@ -137,17 +159,31 @@ impl FeatureSpec {
         let n_channels = self.channels().len();
         let per_channel =
             self.lags.len() + self.windows.len() * self.stats.len() + usize::from(self.diff);
-        let renewable_share = self.interactions && load.is_some() && (solar.is_some() || wind.is_some());
+        let renewable_share =
+            self.interactions && load.is_some() && (solar.is_some() || wind.is_some());
         let n_interactions = if self.interactions && load.is_some() {
             1 + usize::from(renewable_share)
         } else {
             0
         };
-        let n_calendar = if self.calendar { calendar::NAMES.len() } else { 0 };
-        let max_lag = self.lags.iter().copied().max().unwrap_or(0).max(usize::from(self.diff));
+        let n_calendar = if self.calendar {
+            calendar::NAMES.len()
+        } else {
+            0
+        };
+        let max_lag = self
+            .lags
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(usize::from(self.diff));
         let max_window = self.windows.iter().copied().max().unwrap_or(0);
         let flags = StatFlags {
-            moments: self.stats.iter().any(|s| matches!(s, Stat::Mean | Stat::Std)),
+            moments: self
+                .stats
+                .iter()
+                .any(|s| matches!(s, Stat::Mean | Stat::Std)),
             min: self.stats.contains(&Stat::Min),
             max: self.stats.contains(&Stat::Max),
         };
@@ -204,7 +240,9 @@ fn check_sizes(what: &str, xs: &[usize]) -> CoreResult<()> {
             )));
         }
         if xs[..i].contains(&x) {
-            return Err(CoreError::InvalidSpec(format!("{what} {x} is listed twice")));
+            return Err(CoreError::InvalidSpec(format!(
+                "{what} {x} is listed twice"
+            )));
         }
     }
     Ok(())

@@ -6,21 +6,36 @@ use pyo3::prelude::*;
 
 use crate::CoreError;
 
-create_exception!(vpp.errors, VppError, PyValueError, "Base class of vpp's value errors.");
+create_exception!(
+    vpp.errors,
+    VppError,
+    PyValueError,
+    "Base class of vpp's value errors."
+);
 create_exception!(
     vpp.errors,
     SpecError,
     VppError,
     "A feature spec or agent configuration is invalid."
 );
-create_exception!(vpp.errors, ShapeError, VppError, "Input arrays have the wrong shape or width.");
+create_exception!(
+    vpp.errors,
+    ShapeError,
+    VppError,
+    "Input arrays have the wrong shape or width."
+);
 create_exception!(
     vpp.errors,
     OutOfOrderError,
     VppError,
     "An event's timestamp is not later than the previous one for its site."
 );
-create_exception!(vpp.errors, SnapshotError, VppError, "A snapshot could not be restored.");
+create_exception!(
+    vpp.errors,
+    SnapshotError,
+    VppError,
+    "A snapshot could not be restored."
+);
 create_exception!(
     vpp.errors,
     ModelError,

@@ -1,7 +1,9 @@
 //! Bindings for the feature engine: `vpp._core.FeatureEngine`, subclassed by
 //! `vpp.features.FeatureEngine`.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -20,7 +22,9 @@ pub(crate) fn spec_from_py(spec: &Bound<'_, PyAny>) -> PyResult<FeatureSpec> {
     let get = |name: &str| spec.getattr(name);
     let signals: Vec<String> = get("signals")?.extract()?;
     let lags: Vec<usize> = get("lags")?.extract().map_err(|_| bad_int_list("lags"))?;
-    let windows: Vec<usize> = get("windows")?.extract().map_err(|_| bad_int_list("windows"))?;
+    let windows: Vec<usize> = get("windows")?
+        .extract()
+        .map_err(|_| bad_int_list("windows"))?;
     let stats: Vec<String> = get("stats")?.extract()?;
     let diff: bool = get("diff")?.extract()?;
     let calendar: bool = get("calendar")?.extract()?;
@@ -57,7 +61,9 @@ pub(crate) fn resolve_sites(
             })
             .collect());
     }
-    let len = sites.len().map_err(|_| PyTypeError::new_err("sites must be a sequence of str or int"))?;
+    let len = sites
+        .len()
+        .map_err(|_| PyTypeError::new_err("sites must be a sequence of str or int"))?;
     check_len(len, n)?;
     let mut out = Vec::with_capacity(n);
     let mut last: Option<(String, usize)> = None;
@@ -86,24 +92,34 @@ pub(crate) fn resolve_sites(
 
 fn check_len(len: usize, n: usize) -> PyResult<()> {
     if len != n {
-        return Err(PyValueError::new_err(format!("sites has {len} entries for {n} events")));
+        return Err(PyValueError::new_err(format!(
+            "sites has {len} entries for {n} events"
+        )));
     }
     Ok(())
 }
 
 /// Values as a 2-D float64 array, converting other dtypes once.
-pub(crate) fn values_2d<'py>(py: Python<'py>, values: &Bound<'py, PyAny>, k: usize) -> PyResult<PyReadonlyArray2<'py, f64>> {
+pub(crate) fn values_2d<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+    k: usize,
+) -> PyResult<PyReadonlyArray2<'py, f64>> {
     let arr = match values.extract::<PyReadonlyArray2<'py, f64>>() {
         Ok(a) => a,
         Err(_) => {
             let np = py.import("numpy")?;
-            let conv = np.call_method1("asarray", (values, np.getattr("float64")?)).map_err(|e| {
-                PyTypeError::new_err(format!("values must be numeric, shape (n, {k}): {e}"))
-            })?;
+            let conv = np
+                .call_method1("asarray", (values, np.getattr("float64")?))
+                .map_err(|e| {
+                    PyTypeError::new_err(format!("values must be numeric, shape (n, {k}): {e}"))
+                })?;
             conv.extract::<PyReadonlyArray2<'py, f64>>().map_err(|_| {
                 PyValueError::new_err(format!(
                     "values must be 2-D with shape (n, {k}); got {}-D",
-                    conv.getattr("ndim").and_then(|d| d.extract::<usize>()).unwrap_or(0)
+                    conv.getattr("ndim")
+                        .and_then(|d| d.extract::<usize>())
+                        .unwrap_or(0)
                 ))
             })?
         }
@@ -117,7 +133,10 @@ pub(crate) fn values_2d<'py>(py: Python<'py>, values: &Bound<'py, PyAny>, k: usi
     Ok(arr)
 }
 
-pub(crate) fn ts_1d<'py>(py: Python<'py>, ts_ns: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray1<'py, i64>> {
+pub(crate) fn ts_1d<'py>(
+    py: Python<'py>,
+    ts_ns: &Bound<'py, PyAny>,
+) -> PyResult<PyReadonlyArray1<'py, i64>> {
     if let Ok(a) = ts_ns.extract::<PyReadonlyArray1<'py, i64>>() {
         return Ok(a);
     }
@@ -204,7 +223,10 @@ impl PyFeatureEngine {
         d.set_item("signals", s.signals.clone())?;
         d.set_item("lags", s.lags.clone())?;
         d.set_item("windows", s.windows.clone())?;
-        d.set_item("stats", s.stats.iter().map(|x| x.name()).collect::<Vec<_>>())?;
+        d.set_item(
+            "stats",
+            s.stats.iter().map(|x| x.name()).collect::<Vec<_>>(),
+        )?;
         d.set_item("diff", s.diff)?;
         d.set_item("calendar", s.calendar)?;
         d.set_item("interactions", s.interactions)?;
@@ -223,14 +245,18 @@ impl PyFeatureEngine {
         let idx = self.inner.site_index(site);
         if let Ok(arr) = values.extract::<PyReadonlyArray1<'py, f64>>() {
             if let Ok(v) = arr.as_slice() {
-                self.inner.push(ts_ns, idx, v, &mut self.out).map_err(to_pyerr)?;
+                self.inner
+                    .push(ts_ns, idx, v, &mut self.out)
+                    .map_err(to_pyerr)?;
                 return Ok(PyArray1::from_slice(py, &self.out));
             }
         }
-        let v: Vec<f64> = values
-            .extract()
-            .map_err(|_| PyTypeError::new_err("values must be a 1-D sequence of floats in spec.signals order"))?;
-        self.inner.push(ts_ns, idx, &v, &mut self.out).map_err(to_pyerr)?;
+        let v: Vec<f64> = values.extract().map_err(|_| {
+            PyTypeError::new_err("values must be a 1-D sequence of floats in spec.signals order")
+        })?;
+        self.inner
+            .push(ts_ns, idx, &v, &mut self.out)
+            .map_err(to_pyerr)?;
         Ok(PyArray1::from_slice(py, &self.out))
     }
 
