@@ -286,3 +286,58 @@ def output_records(brokers: str, topic: str) -> pd.DataFrame:
     """Every record on an output topic as one frame (empty if none)."""
     frames = [decode_records(m.value()) for m in read_topic(brokers, topic)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def reference_records(tel: Telemetry, states: dict[int, PartitionState]) -> dict[str, pd.DataFrame]:
+    """Forecast and dispatch records of one uninterrupted in-process run per partition.
+
+    ``states`` (the checkpoints) say which sites each partition holds.
+    """
+    site_partition = {s: p for p, st in states.items() for s in st.last_ts}
+    out: dict[str, list[pd.DataFrame]] = {"forecasts": [], "dispatch": []}
+    part = np.array([site_partition[s] for s in tel.sites.tolist()])
+    for p in sorted(states):
+        rows = np.flatnonzero(part == p)
+        sub = Telemetry(tel.ts_ns[rows], tel.sites[rows], tel.values[rows], tel.signals)
+        res = BatchProcessor.for_signals(list(SIGNALS)).process(sub)
+        for name in out:
+            df = getattr(res, name)
+            if df is not None and len(df):
+                out[name].append(df)
+    return {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in out.items()}
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in ("site", "target", "unit", "agent", "horizon_steps", "ts_ns") if c in df]
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def assert_same_records(got: pd.DataFrame, want: pd.DataFrame, what: str) -> None:
+    """The same records in any order (numbers to the models' float32 precision)."""
+    assert len(got) == len(want), f"{what}: {len(got)} records, want {len(want)}"
+    if not len(want):
+        return
+    g, w = _sorted(got), _sorted(want)
+    for col in w.columns:
+        if col not in g:
+            assert w[col].isna().all(), f"{what}.{col} missing"
+        elif w[col].dtype.kind in "fiu":
+            np.testing.assert_allclose(
+                g[col].to_numpy(float), w[col].to_numpy(float), err_msg=f"{what}.{col}"
+            )
+        else:
+            gs = [None if pd.isna(v) else str(v) for v in g[col]]
+            ws = [None if pd.isna(v) else str(v) for v in w[col]]
+            assert gs == ws, f"{what}.{col}"
+
+
+def assert_influx_records_match(influx: InfluxConn, want: dict[str, pd.DataFrame]) -> None:
+    """InfluxDB holds each forecast and dispatch record exactly once, with its values."""
+    from vpp.io.store_influx import InfluxStore
+
+    store = InfluxStore(influx.url, token=influx.token, bucket=influx.bucket)
+    try:
+        assert_same_records(store.forecast_range(), want["forecasts"], "influx forecast")
+        assert_same_records(store.dispatch_range(), want["dispatch"], "influx dispatch")
+    finally:
+        store.close()

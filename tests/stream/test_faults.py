@@ -23,16 +23,19 @@ from tests.stream.helpers import (
     StreamTopics,
     assert_features_equal_uninterrupted,
     assert_influx_matches,
+    assert_influx_records_match,
     committed_total,
     consumer_cmd,
     finish,
     kill9,
     read_topic,
+    reference_records,
     start_consumer,
     synthetic_telemetry,
     wait_for_log,
     wait_for_progress,
 )
+from vpp.io import Telemetry
 from vpp.stream.producer import produce_telemetry
 
 pytestmark = [pytest.mark.kafka, pytest.mark.influx, pytest.mark.slow]
@@ -41,10 +44,12 @@ pytestmark = [pytest.mark.kafka, pytest.mark.influx, pytest.mark.slow]
 SLOW = ("--batch-events", "400")
 
 
-def _check_guarantees(topics: StreamTopics, group: str, influx: InfluxConn, tel: object) -> None:
-    assert_influx_matches(influx, tel)  # type: ignore[arg-type]
+def _check_guarantees(topics: StreamTopics, group: str, influx: InfluxConn, tel: Telemetry) -> None:
+    assert_influx_matches(influx, tel)
     assert read_topic(topics.brokers, topics.dlq) == []
-    assert_features_equal_uninterrupted(topics, group, tel)  # type: ignore[arg-type]
+    states = assert_features_equal_uninterrupted(topics, group, tel)
+    # Forecasts (and dispatch) in InfluxDB: each exactly once, as an uninterrupted run.
+    assert_influx_records_match(influx, reference_records(tel, states))
 
 
 def test_kill_9_and_restart_loses_and_duplicates_nothing(
