@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
 
@@ -33,12 +32,13 @@ def vpp(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture(scope="module")
 def backtest_json(tmp_path_factory) -> Path:
-    """A real short backtest (twin, 7 days at 15 min) with its series section."""
-    from vpp.report.backtest_series import twin_backtest_document
-
-    doc = twin_backtest_document(days=7, resolution="15min", seed=3)
-    path = tmp_path_factory.mktemp("bt") / "backtest.json"
-    path.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+    """`vpp backtest --twin --json --series` on a week at 15 min: a real short backtest."""
+    root = tmp_path_factory.mktemp("bt")
+    argv = ["backtest", "--twin", "--days", "7", "--resolution", "15min", "--seed", "3"]
+    out = vpp(*argv, "--battery-units", "4", "--json", "--series", "--quiet", cwd=root)
+    assert out.returncode == 0, out.stderr
+    path = root / "backtest.json"
+    path.write_text(out.stdout)
     return path
 
 
@@ -99,6 +99,43 @@ def test_profit_series_ends_at_the_backtest_profit(backtest_json):
     assert min(v for v in freq["with_hz"] if v is not None) == pytest.approx(
         doc["frequency_response"]["nadir_hz_with"], abs=1e-9
     )
+
+
+def test_example_document_matches_its_own_summary():
+    """The document behind the README's pictures (larger battery, 4 units)."""
+    from vpp.report.backtest_series import twin_backtest_document
+
+    doc = twin_backtest_document(days=4, resolution="15min", seed=1)
+    assert set(doc["series"]) == set(PLOTS)
+    arb = doc["series"]["arbitrage"]
+    assert arb["profit_cum"][-1] == pytest.approx(doc["arbitrage"]["profit"], rel=1e-9)
+    assert set(doc["series"]["units"]["soc_frac"]) == {f"unit{i}" for i in range(4)}
+
+
+def test_backtest_without_prices_gives_the_forecast_series_only(tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data" / "kw_format_sample.csv"
+    out = vpp(
+        "backtest",
+        "--input",
+        str(data),
+        "--units",
+        "kW",
+        "--columns",
+        'load_mw="Electricity Load",solar_mw="Solar PV Output (kW)"',
+        "--json",
+        "--series",
+        "--quiet",
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc["series"]) == {"forecast"} and "arbitrage" not in doc
+    fc = doc["series"]["forecast"]
+    assert len(fc["ts_ns"]) == doc["forecast"]["events_scored"]
+    path = tmp_path / "bt.json"
+    path.write_text(out.stdout)
+    res = _report([path], tmp_path / "r")
+    assert set(res["images"]) == {"forecast"}
+    assert res["skipped"]["arbitrage"] == "bt.json has no series.arbitrage section"
 
 
 def test_missing_series_parts_are_skipped_with_the_reason(backtest_json, tmp_path):

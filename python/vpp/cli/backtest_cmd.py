@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--no-agents", action="store_true", help="forecast only: skip the battery agents"
     )
+    p.add_argument(
+        "--series",
+        action="store_true",
+        help="add the curves `vpp report --from FILE` draws (a `series` section)",
+    )
     try:
         from vpp.agents.cli_args import add_battery_args
     except ImportError:  # agents not installed in this build
@@ -113,6 +118,31 @@ def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, A
     return out
 
 
+def report_series(args: argparse.Namespace, tel: Any, result: Any, doc: dict[str, Any]) -> Any:
+    """The ``series`` section (see :mod:`vpp.report.series`) for the sections in ``doc``."""
+    from vpp.report.backtest_series import backtest_series
+
+    f = result.summary["forecast"]
+    battery = fr = None
+    if "arbitrage" in doc or "frequency_response" in doc:
+        from vpp.agents.cli_args import battery_from_args, frequency_response_from_args
+
+        battery = battery_from_args(args)
+        fr = frequency_response_from_args(args)
+    return backtest_series(
+        tel,
+        result.levels,
+        result.test,
+        f["target"],
+        f["horizon_steps"],
+        f["quantiles"],
+        battery=battery,
+        n_units=getattr(args, "battery_units", 1),
+        frequency_response=fr if fr is not None and fr.contracted_mw > 0 else None,
+        frequency_event="frequency_response" in doc,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import orjson
 
@@ -131,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     doc = dict(result.summary)
     if not args.no_agents:
         doc.update(agent_sections(args, tel, result.test))
+    if args.series:
+        doc["series"] = report_series(args, tel, result, doc)
     opts = orjson.OPT_SERIALIZE_NUMPY | (0 if args.json else orjson.OPT_INDENT_2)
     sys.stdout.write(orjson.dumps(doc, option=opts).decode() + "\n")
     return 0

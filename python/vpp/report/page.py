@@ -138,6 +138,7 @@ def headlines(summary: dict[str, Any]) -> list[str]:
     """Plain-language findings from the summary numbers that are present."""
     out: list[str] = []
     fc = summary.get("forecast")
+    fc = fc if isinstance(fc, dict) else {}
     mae, skill = _num(fc, "mae"), _num(fc, "skill_vs_persistence")
     if mae is not None:
         text = (
