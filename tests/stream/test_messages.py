@@ -111,6 +111,8 @@ def test_fast_path_agrees_with_the_checks_on_generated_streams(events: list) -> 
         ({"ts_ns": 5, "site": "b", "load_mw": 1}, b"a", "does not match the message key"),
         ({"ts_ns": 5, "site": "", "load_mw": 1}, None, "site must be a non-empty string"),
         ({"ts_ns": 5, "site": "a"}, b"a", "no signal field"),
+        ({"ts_ns": 5, "site": "a\nb", "load_mw": 1}, None, "site contains control characters"),
+        ({"ts_ns": 5, "load_mw": 1}, b"a\x7fb", "site contains control characters"),
     ],
 )
 def test_each_fault_is_named(doc: object, key: bytes | None, reason: str) -> None:
@@ -172,7 +174,7 @@ def test_rust_fast_path_equals_the_orjson_path_on_fuzzed_messages(seed: int) -> 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=60), st.sampled_from([None, b"a", b"\xff"]))
+@given(st.binary(max_size=60), st.sampled_from([None, b"a", b"\xff", b"\x7f", b""]))
 def test_arbitrary_bytes_never_crash_and_both_paths_agree(value: bytes, key: bytes | None) -> None:
     _same(decode_batch([value], [key], {}), decode_batch_py([value], [key], {}))
 
@@ -193,4 +195,5 @@ json_value = st.recursive(
 )
 def test_generated_objects_decode_the_same_in_rust_and_python(doc: dict) -> None:
     value = json.dumps(doc).encode()  # the stdlib writes integers of any size
-    _same(decode_batch([value], [b"a"], {}), decode_batch_py([value], [b"a"], {}))
+    for key in (b"a", None):
+        _same(decode_batch([value], [key], {}), decode_batch_py([value], [key], {}))

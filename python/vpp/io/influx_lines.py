@@ -70,7 +70,9 @@ def escape_tag(value: str) -> str:
 
 def field_string(value: str) -> str:
     """Quote a string field value."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = value.replace("\\", "\\\\").replace('"', '\\"')
+    # Line protocol ends a point at a newline, even inside a string field.
+    return '"' + text.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
 def telemetry_lines(telemetry: Telemetry) -> list[str]:

@@ -132,10 +132,11 @@ def decode_batch(
     sites = np.array([*names, None], dtype=object)[codes]  # code -1 (no site) -> None
     encoded = [name.encode() for name in names]
     codes_list = codes.tolist()
+    unprintable = {c for c, name in enumerate(names) if not name.isprintable()}
     mismatched = {
         (key, code)
         for key, code in set(zip(keys, codes_list, strict=True))
-        if code >= 0 and key is not None and key != encoded[code]
+        if code >= 0 and ((key is not None and key != encoded[code]) or code in unprintable)
     }
     if mismatched:
         for i, pair in enumerate(zip(keys, codes_list, strict=True)):
@@ -149,6 +150,8 @@ def decode_batch(
             try:
                 sites[i] = key.decode() or default_site
             except UnicodeDecodeError:
+                check[i] = True
+            if not check[i] and not sites[i].isprintable():
                 check[i] = True
     rejects: list[tuple[int, str]] = []
     valid = ~check
@@ -350,9 +353,15 @@ def _site(doc: dict[str, Any], key: bytes | None, default_site: str) -> tuple[st
         except UnicodeDecodeError:
             return "", "message key is not UTF-8"
     if site is None:
-        return key_text or default_site, None
+        site = key_text or default_site
+        if not site.isprintable():
+            return "", f"site contains control characters: {_short(site)}"
+        return site, None
     if type(site) is not str or not site:
         return "", f"site must be a non-empty string, got {_short(site)}"
+    if not site.isprintable():
+        # Line protocol (InfluxDB tags) cannot carry newlines or other controls.
+        return "", f"site contains control characters: {_short(site)}"
     if key_text is not None and key_text != site:
         return "", f"site {_short(site)} does not match the message key {_short(key_text)}"
     return site, None
