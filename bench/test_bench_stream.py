@@ -28,7 +28,7 @@ from tests.stream.helpers import StreamTopics, synthetic_telemetry
 
 from vpp.stream import ConsumerConfig, StreamConsumer, produce_telemetry
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.benchmark, pytest.mark.kafka, pytest.mark.slow]
 
 N_EVENTS = 200_000
 POLL = 10_000

@@ -8,6 +8,19 @@
 * :mod:`vpp.stream.producer`: publishing telemetry.
 
 Everything here needs the ``stream`` extra (confluent-kafka, influxdb-client).
+
+From the command line (servers from ``scripts/services/up.sh``)::
+
+    vpp produce --twin --days 7 --sites 8 --brokers 127.0.0.1:19092 --rate max
+    vpp consume --brokers 127.0.0.1:19092 --group vpp \
+        --influx-url http://127.0.0.1:18086 --influx-bucket vpp/autogen --influx-token vpp:vpp
+
+Start several ``vpp consume`` with the same ``--group`` to share the
+partitions; SIGTERM finishes the batch in hand, commits and leaves the group.
+Guarantees: at-least-once with idempotent InfluxDB points (a replay after a
+crash overwrites, never duplicates); records on the output topics are
+at-least-once (a replay may repeat a batch, keyed by site); per-site feature
+and forecast state after a rebalance or restart equals an uninterrupted run's.
 """
 
 from vpp.stream.consumer import ConsumerConfig, ConsumeStats, StreamConsumer
