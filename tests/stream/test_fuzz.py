@@ -182,6 +182,13 @@ def test_fuzzed_malformed_messages_go_to_the_dlq_with_reasons(
     assert summary["dead_letters"] == len(bad)
     dlq = read_topic(topics.brokers, topics.dlq)
     assert len(dlq) == len(bad)
+    from vpp.io.store_influx import InfluxStore
+
+    with InfluxStore(influx_fresh.url, bucket=influx_fresh.bucket) as store:
+        assert store.count("dead_letter") == len(bad)  # also kept in the store, once each
+        assert {d["reason"] for d in store.dead_letters(limit=len(bad))} == {
+            v.decode() for d in dlq for k, v in d.headers() if k == "vpp.reason"
+        }
     for d in dlq:
         headers = {k: v.decode() for k, v in d.headers()}
         pos = (int(headers["vpp.source.partition"]), int(headers["vpp.source.offset"]))

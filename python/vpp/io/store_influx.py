@@ -198,14 +198,21 @@ class InfluxStore(Store):
         reason: str,
         received_ns: int | None = None,
     ) -> None:
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        ts = time.time_ns() if received_ns is None else int(received_ns)
-        self.write_lines(
-            [
+        self.write_dead_letters([(source, payload, reason, received_ns)])
+
+    def write_dead_letters(
+        self, letters: Sequence[tuple[str, bytes | str, str, int | None]]
+    ) -> int:
+        """Write many ``(source, payload, reason, received_ns)`` dead letters in one request."""
+        lines = []
+        for source, payload, reason, received_ns in letters:
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+            ts = time.time_ns() if received_ns is None else int(received_ns)
+            lines.append(
                 f"{_DEAD},source={lp.escape_tag(source or '-')} "
                 f"payload={lp.field_string(text)},reason={lp.field_string(reason)} {ts}"
-            ]
-        )
+            )
+        return self.write_lines(lines)
 
     def set_meta(self, key: str, value: Any) -> None:
         doc = json.dumps(value, default=str)

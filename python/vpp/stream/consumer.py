@@ -369,15 +369,20 @@ class StreamConsumer:
                 df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
                 self._retry(name, partial(write, df))
                 self.stats.store_points += len(df)
+        letters = []
         for msg, reason in dead:
             # The Kafka timestamp and offset make the dead letter's time, so a
             # replay overwrites it instead of adding a second one.
             received_ns = msg.timestamp()[1] * 1_000_000 + msg.offset() % 1_000_000
             source = f"{msg.topic()}/{msg.partition()}"
-            write_dead = partial(
-                store.write_dead_letter, source, msg.value() or b"", reason, received_ns
-            )
-            self._retry("dead letter", write_dead)
+            letters.append((source, msg.value() or b"", reason, received_ns))
+        if letters:
+            many = getattr(store, "write_dead_letters", None)
+            if many is not None:
+                self._retry("dead letters", partial(many, letters))
+            else:
+                for letter in letters:
+                    self._retry("dead letter", partial(store.write_dead_letter, *letter))
 
     def _retry(self, what: str, write: Callable[[], Any]) -> Any:
         """Run ``write`` until it succeeds, backing off while the store is unavailable."""
