@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.servers import InfluxConn
@@ -74,3 +75,29 @@ def test_100k_events_reach_influx_and_output_topics(
         got = output_records(topics.brokers, topic)
         assert summary[name] == len(want[name])
         assert_same_records(got, want[name], name)
+
+
+@pytest.mark.kafka
+def test_consume_into_the_embedded_store(topics: StreamTopics, tmp_path: Path) -> None:
+    """The same service writes the same records into SQLite with ``--store``."""
+    from vpp.io import open_store
+    from vpp.stream.producer import produce_telemetry
+
+    tel = synthetic_telemetry(3000, n_sites=3, seed=12)
+    produce_telemetry(tel, topics.brokers, topics.topic)
+    db = tmp_path / "store.sqlite"
+    group = f"sqlite.{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "consumer.log"
+    cmd = consumer_cmd(topics, group, None, "--store", f"sqlite:///{db}", "--idle-exit-s", "3")
+    summary = finish(start_consumer(cmd, log), log)
+
+    assert summary["events"] == len(tel)
+    want = reference_records(tel, checkpoints(topics, group))
+    with open_store(db, read_only=True) as store:
+        got = store.telemetry_range()
+        assert len(got) == len(tel)
+        np.testing.assert_array_equal(
+            got.sort_values(["site", "ts_ns"])["load_mw"].to_numpy(),
+            tel.to_frame().sort_values(["site", "timestamp"])["load_mw"].to_numpy(),
+        )
+        assert_same_records(store.forecast_range(), want["forecasts"], "sqlite forecast")
