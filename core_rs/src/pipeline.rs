@@ -6,12 +6,15 @@
 //! are levels. Buffers are owned by the pipeline: nothing is allocated per
 //! event.
 //!
-//! Extension point for the agents: a `crate::agents::AgentSet` can be
-//! attached with [`Pipeline::attach_agents`]; it then decides every applied
-//! event right after its forecast (same loop, same site index space), and
-//! the decision's total power is written to the optional dispatch output.
+//! Agents: a `crate::agents::AgentSet` can be attached with
+//! [`Pipeline::attach_agents`]; it then decides every applied event right
+//! after its forecast (same loop, same site index space), and each event's
+//! decision is written to the optional [`DecisionColumns`]. Events the agents
+//! do not decide (skipped as out of order, or at a site the agents do not
+//! cover) get NaN and the reason code [`NO_DECISION`]; they never fail the
+//! batch.
 
-use crate::agents::AgentSet;
+use crate::agents::{AgentSet, Decision};
 use crate::features::{FeatureEngine, OnOutOfOrder};
 use crate::model::CompiledModel;
 use crate::spec::{FeatureSpec, NET_LOAD};
@@ -70,6 +73,69 @@ impl TargetSource {
             v
         } else {
             f64::NAN
+        }
+    }
+}
+
+/// `reason` code of an event the agents did not decide: skipped as out of
+/// order, or at a site the agents do not cover (real codes are `Reason as u8`).
+pub const NO_DECISION: u8 = u8::MAX;
+
+/// Per-event decision outputs of a batch, each with one slot per event.
+/// See `crate::agents::Decision` for the meaning of each column.
+#[derive(Debug)]
+pub struct DecisionColumns<'a> {
+    /// Power the site's units deliver, MW (positive = discharge).
+    pub total_mw: &'a mut [f64],
+    /// Frequency response the droop curve requires, MW.
+    pub fr_required_mw: &'a mut [f64],
+    /// Frequency response delivered, MW.
+    pub fr_delivered_mw: &'a mut [f64],
+    /// The trader's (or restoring) part of the set-point, MW.
+    pub arbitrage_mw: &'a mut [f64],
+    /// `Reason as u8`, or [`NO_DECISION`].
+    pub reason: &'a mut [u8],
+    /// Stored energy of the site after the step, MWh.
+    pub stored_mwh: &'a mut [f64],
+}
+
+impl DecisionColumns<'_> {
+    fn check_len(&self, n: usize) -> CoreResult<()> {
+        let lens = [
+            self.total_mw.len(),
+            self.fr_required_mw.len(),
+            self.fr_delivered_mw.len(),
+            self.arbitrage_mw.len(),
+            self.reason.len(),
+            self.stored_mwh.len(),
+        ];
+        if lens.iter().any(|&l| l != n) {
+            return Err(CoreError::Shape(format!(
+                "decision outputs must have {n} slots each, got {lens:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn write(&mut self, i: usize, d: Option<&Decision>) {
+        match d {
+            Some(d) => {
+                self.total_mw[i] = d.total_mw;
+                self.fr_required_mw[i] = d.fr_required_mw;
+                self.fr_delivered_mw[i] = d.fr_delivered_mw;
+                self.arbitrage_mw[i] = d.arbitrage_mw;
+                self.reason[i] = d.reason as u8;
+                self.stored_mwh[i] = d.stored_mwh;
+            }
+            None => {
+                self.total_mw[i] = f64::NAN;
+                self.fr_required_mw[i] = f64::NAN;
+                self.fr_delivered_mw[i] = f64::NAN;
+                self.arbitrage_mw[i] = f64::NAN;
+                self.reason[i] = NO_DECISION;
+                self.stored_mwh[i] = f64::NAN;
+            }
         }
     }
 }
@@ -153,7 +219,8 @@ impl Pipeline {
 
     /// Attach agents that decide each event after its forecast. Their site
     /// indices are the engine's (`site_index`), so create sites in the same
-    /// order. Frequency and price are read from the spec's
+    /// order; events of engine sites beyond the agents' sites are not
+    /// decided. Frequency and price are read from the spec's
     /// `frequency_hz`/`price_per_mwh` columns (NaN when absent, which the
     /// agents treat as "hold").
     pub fn attach_agents(&mut self, set: AgentSet) {
@@ -172,6 +239,13 @@ impl Pipeline {
         self.agents.as_ref().map(|a| &a.set)
     }
 
+    /// Whether the attached agents decide events of engine site `site`.
+    pub fn agents_cover(&self, site: usize) -> bool {
+        self.agents
+            .as_ref()
+            .is_some_and(|a| site < a.set.fleet().n_sites())
+    }
+
     /// Detach and return the agents.
     pub fn detach_agents(&mut self) -> Option<AgentSet> {
         self.agents.take().map(|a| a.set)
@@ -186,7 +260,7 @@ impl Pipeline {
         values: &[f64],
         feats: &[f64],
         preds: &mut [f64],
-    ) -> CoreResult<Option<f64>> {
+    ) -> CoreResult<Option<Decision>> {
         self.model.predict_row(feats, &mut self.raw)?;
         let now = self.target.current(values);
         for (p, &d) in preds.iter_mut().zip(&self.raw) {
@@ -198,6 +272,11 @@ impl Pipeline {
         let Some(ag) = self.agents.as_mut() else {
             return Ok(None);
         };
+        // A site the agents do not cover gets no decision rather than an
+        // error: one stray site id must not stop a stream.
+        if site >= ag.set.fleet().n_sites() {
+            return Ok(None);
+        }
         let at = |c: Option<usize>| c.map_or(f64::NAN, |c| values[c]);
         let d = ag.set.decide(
             ts_ns,
@@ -206,11 +285,13 @@ impl Pipeline {
             at(ag.price_col),
             &mut ag.unit_power_mw,
         )?;
-        Ok(Some(d.total_mw))
+        Ok(Some(d))
     }
 
     /// One event: features into `feats` (`n_features`), forecasts into
-    /// `preds` (`n_outputs`, ascending quantiles, levels of the target).
+    /// `preds` (`n_outputs`, ascending quantiles, levels of the target);
+    /// returns the attached agents' decision (None without agents or for a
+    /// site they do not cover).
     ///
     /// # Errors
     /// As `FeatureEngine::push` (the state is unchanged on error), or
@@ -222,7 +303,7 @@ impl Pipeline {
         values: &[f64],
         feats: &mut [f64],
         preds: &mut [f64],
-    ) -> CoreResult<Option<f64>> {
+    ) -> CoreResult<Option<Decision>> {
         self.check_preds(preds.len(), 1)?;
         self.engine.push(ts_ns, site, values, feats)?;
         self.finish(ts_ns, site, values, feats, preds)
@@ -239,8 +320,9 @@ impl Pipeline {
     }
 
     /// A batch: `values` row-major `(n, n_signals)`, `feats` `(n,
-    /// n_features)`, `preds` `(n, n_outputs)`, `dispatch_mw` (when given)
-    /// `(n,)` for the attached agents' total power (NaN without agents).
+    /// n_features)`, `preds` `(n, n_outputs)`, `decisions` (when given) the
+    /// attached agents' decision per event (NaN / [`NO_DECISION`] without
+    /// agents, for skipped events and for sites the agents do not cover).
     /// Equal to a loop of `push`; out-of-order events are handled as in
     /// `FeatureEngine::process` and get NaN forecasts when skipped.
     ///
@@ -257,7 +339,7 @@ impl Pipeline {
         on_out_of_order: OnOutOfOrder,
         feats: &mut [f64],
         preds: &mut [f64],
-        mut dispatch_mw: Option<&mut [f64]>,
+        mut decisions: Option<DecisionColumns<'_>>,
     ) -> CoreResult<()> {
         let n = ts_ns.len();
         let (k, f, t) = (self.engine.n_signals(), self.n_features(), self.n_outputs());
@@ -267,10 +349,8 @@ impl Pipeline {
             )));
         }
         self.check_preds(preds.len(), n)?;
-        if dispatch_mw.as_ref().is_some_and(|d| d.len() != n) {
-            return Err(CoreError::Shape(format!(
-                "dispatch output must have {n} slots"
-            )));
+        if let Some(d) = decisions.as_ref() {
+            d.check_len(n)?;
         }
         let n_sites = self.engine.site_ids().len();
         if let Some(&bad) = sites.iter().find(|&&s| s >= n_sites) {
@@ -289,14 +369,14 @@ impl Pipeline {
             // and counts it; in Raise mode the order was checked above.
             self.engine
                 .process(&ts_ns[i..=i], vals, &sites[i..=i], OnOutOfOrder::Skip, row)?;
-            let power = if skipped {
+            let decision = if skipped {
                 out.fill(f64::NAN);
                 None
             } else {
                 self.finish(ts, site, vals, row, out)?
             };
-            if let Some(d) = dispatch_mw.as_deref_mut() {
-                d[i] = power.unwrap_or(f64::NAN);
+            if let Some(d) = decisions.as_mut() {
+                d.write(i, decision.as_ref());
             }
         }
         Ok(())
@@ -484,17 +564,74 @@ mod tests {
         assert!(err.to_string().contains("features"), "{err}");
     }
 
-    #[test]
-    fn attached_agents_decide_in_the_same_loop() {
+    /// Owned decision columns for tests.
+    #[derive(Debug, Default)]
+    struct Cols {
+        total: Vec<f64>,
+        req: Vec<f64>,
+        del: Vec<f64>,
+        arb: Vec<f64>,
+        reason: Vec<u8>,
+        stored: Vec<f64>,
+    }
+
+    impl Cols {
+        fn new(n: usize) -> Self {
+            Self {
+                total: vec![0.0; n],
+                req: vec![0.0; n],
+                del: vec![0.0; n],
+                arb: vec![0.0; n],
+                reason: vec![0; n],
+                stored: vec![0.0; n],
+            }
+        }
+
+        fn view(&mut self) -> DecisionColumns<'_> {
+            DecisionColumns {
+                total_mw: &mut self.total,
+                fr_required_mw: &mut self.req,
+                fr_delivered_mw: &mut self.del,
+                arbitrage_mw: &mut self.arb,
+                reason: &mut self.reason,
+                stored_mwh: &mut self.stored,
+            }
+        }
+
+        fn push(&mut self, d: Option<Decision>) {
+            let mut one = Cols::new(1);
+            one.view().write(0, d.as_ref());
+            self.total.push(one.total[0]);
+            self.req.push(one.req[0]);
+            self.del.push(one.del[0]);
+            self.arb.push(one.arb[0]);
+            self.reason.push(one.reason[0]);
+            self.stored.push(one.stored[0]);
+        }
+
+        fn assert_same(&self, other: &Cols) {
+            let same = |a: &[f64], b: &[f64]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+            };
+            assert!(
+                same(&self.total, &other.total),
+                "{:?} vs {:?}",
+                self.total,
+                other.total
+            );
+            assert!(same(&self.req, &other.req));
+            assert!(same(&self.del, &other.del));
+            assert!(same(&self.arb, &other.arb));
+            assert!(same(&self.stored, &other.stored));
+            assert_eq!(self.reason, other.reason);
+        }
+    }
+
+    fn fr_agents(n_units: usize) -> AgentSet {
         use crate::agents::{AgentConfig, ArbitrageParams, BatteryParams, FrParams};
-        let spec = spec(&["load_mw", "frequency_hz"]);
-        let nf = spec.layout().n_features;
-        let Some(lib) = fake_model(nf) else {
-            eprintln!("no C compiler: skipped");
-            return;
-        };
-        let mut p = Pipeline::new(spec, &lib, "net_load_mw").unwrap();
-        let s = p.engine_mut().site_index("grid");
         let cfg = AgentConfig {
             fr: FrParams {
                 contracted_mw: 1.0,
@@ -506,11 +643,24 @@ mod tests {
             },
             ..Default::default()
         };
-        p.attach_agents(AgentSet::new(vec![(BatteryParams::default(), 0)], 1, cfg).unwrap());
+        AgentSet::new(vec![(BatteryParams::default(), 0); n_units], 1, cfg).unwrap()
+    }
+
+    #[test]
+    fn attached_agents_decide_in_the_same_loop() {
+        let spec = spec(&["load_mw", "frequency_hz"]);
+        let nf = spec.layout().n_features;
+        let Some(lib) = fake_model(nf) else {
+            eprintln!("no C compiler: skipped");
+            return;
+        };
+        let mut p = Pipeline::new(spec, &lib, "net_load_mw").unwrap();
+        let s = p.engine_mut().site_index("grid");
+        p.attach_agents(fr_agents(1));
         let ts = [60_000_000_000, 120_000_000_000, 180_000_000_000];
         // Nominal, low (discharge), high (charge) frequency.
         let vals = [100.0, 50.0, 100.0, 49.5, 100.0, 50.5];
-        let (mut f, mut q, mut d) = (vec![0.0; 3 * nf], vec![0.0; 6], vec![0.0; 3]);
+        let (mut f, mut q, mut d) = (vec![0.0; 3 * nf], vec![0.0; 6], Cols::new(3));
         p.process(
             &ts,
             &vals,
@@ -518,13 +668,121 @@ mod tests {
             OnOutOfOrder::Raise,
             &mut f,
             &mut q,
-            Some(&mut d),
+            Some(d.view()),
         )
         .unwrap();
-        assert_eq!(d[0], 0.0);
-        assert!(d[1] > 0.0 && d[2] < 0.0, "{d:?}");
+        assert_eq!(d.total[0], 0.0);
+        assert!(d.total[1] > 0.0 && d.total[2] < 0.0, "{:?}", d.total);
+        // No price column: the (disabled) trader counts a hold.
+        assert_eq!(d.reason[1], crate::agents::Reason::HoldNonFinite as u8);
+        assert!(d.req[1] > 0.0 && d.stored[1] < d.stored[0]);
         assert_eq!(p.agents().unwrap().counters().events, 3);
+        assert!(p.agents_cover(s) && !p.agents_cover(s + 1));
         assert!(p.detach_agents().is_some() && p.agents().is_none());
+        // Wrong output lengths are a shape error, not a panic.
+        let mut short = Cols::new(2);
+        let err = p
+            .process(
+                &ts,
+                &vals,
+                &[s; 3],
+                OnOutOfOrder::Skip,
+                &mut f,
+                &mut q,
+                Some(short.view()),
+            )
+            .unwrap_err();
+        assert!(matches!(err, CoreError::Shape(_)), "{err}");
+    }
+
+    /// The batch equals a loop of `push` and the agents run on their own,
+    /// with an out-of-order event and a site the agents do not cover.
+    #[test]
+    fn batch_decisions_equal_push_loop_and_agents_alone() {
+        let spec = spec(&["load_mw", "frequency_hz", "price_per_mwh"]);
+        let nf = spec.layout().n_features;
+        let Some(lib) = fake_model(nf) else {
+            eprintln!("no C compiler: skipped");
+            return;
+        };
+        let n = 200;
+        let mut ts = Vec::new();
+        let mut sites = Vec::new();
+        let mut vals = Vec::new();
+        for i in 0..n {
+            // Site 1 ("other") is not covered by the agents; event 51 of
+            // site 0 repeats a timestamp (skipped as out of order).
+            let site = usize::from(i % 5 == 4);
+            let t = if i == 51 { (i - 1) * 60 } else { i * 60 };
+            ts.push(t as i64 * 1_000_000_000);
+            sites.push(site);
+            let f = 50.0 + 0.3 * ((i as f64) * 0.37).sin();
+            let price = if i % 17 == 0 {
+                f64::NAN
+            } else {
+                40.0 + (i % 24) as f64
+            };
+            vals.extend_from_slice(&[100.0, f, price]);
+        }
+        let build = || {
+            let mut p = Pipeline::new(spec.clone(), &lib, "load_mw").unwrap();
+            assert_eq!(p.engine_mut().site_index("grid"), 0);
+            p.attach_agents(fr_agents(3));
+            assert_eq!(p.engine_mut().site_index("other"), 1);
+            p
+        };
+        let mut batch = build();
+        let (mut f, mut q, mut d) = (vec![0.0; n * nf], vec![0.0; n * 2], Cols::new(n));
+        batch
+            .process(
+                &ts,
+                &vals,
+                &sites,
+                OnOutOfOrder::Skip,
+                &mut f,
+                &mut q,
+                Some(d.view()),
+            )
+            .unwrap();
+        let mut looped = build();
+        let mut l = Cols::default();
+        let (mut row, mut pred) = (vec![0.0; nf], vec![0.0; 2]);
+        for i in 0..n {
+            let v = &vals[3 * i..3 * i + 3];
+            match looped.push(ts[i], sites[i], v, &mut row, &mut pred) {
+                Ok(dec) => l.push(dec),
+                Err(CoreError::OutOfOrder { .. }) => l.push(None),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        d.assert_same(&l);
+        // Undecided: the other site and the repeated timestamp.
+        for (i, &site) in sites.iter().enumerate() {
+            let undecided = site == 1 || i == 51;
+            assert_eq!(d.reason[i] == NO_DECISION, undecided, "event {i}");
+            assert_eq!(d.total[i].is_nan(), undecided, "event {i}");
+        }
+        // The agents alone over the decided events give the same decisions.
+        let keep: Vec<usize> = (0..n).filter(|&i| d.reason[i] != NO_DECISION).collect();
+        let mut alone = fr_agents(3);
+        let out = alone
+            .run(
+                &keep.iter().map(|&i| ts[i]).collect::<Vec<_>>(),
+                &vec![0; keep.len()],
+                &keep.iter().map(|&i| vals[3 * i + 1]).collect::<Vec<_>>(),
+                &keep.iter().map(|&i| vals[3 * i + 2]).collect::<Vec<_>>(),
+                None,
+            )
+            .unwrap();
+        for (j, &i) in keep.iter().enumerate() {
+            assert_eq!(out.total_mw[j], d.total[i], "event {i}");
+            assert_eq!(out.reason[j], d.reason[i], "event {i}");
+            assert_eq!(out.stored_mwh[j], d.stored[i], "event {i}");
+        }
+        // Unit state is readable from the pipeline and matches the agents.
+        let units = batch.agents().unwrap().fleet().units();
+        let stored: f64 = units.iter().map(|u| u.stored_mwh()).sum();
+        assert!((stored - d.stored[*keep.last().unwrap()]).abs() < 1e-12);
     }
 
     #[test]

@@ -10,6 +10,7 @@ from typing_extensions import disjoint_base
 
 __all__ = [
     "AGENT_REASONS",
+    "NO_DECISION",
     "AgentSet",
     "Battery",
     "FeatureEngine",
@@ -28,6 +29,7 @@ __all__ = [
 
 __version__: Final[str]
 AGENT_REASONS: list[str]
+NO_DECISION: int
 
 class VppError(ValueError): ...
 class SpecError(VppError): ...
@@ -93,7 +95,9 @@ class Pipeline:
     def push(
         self, ts_ns: int, values: npt.ArrayLike, site: str = "grid"
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
-    def push_decide(self, ts_ns: int, values: npt.ArrayLike, site: str = "grid") -> tuple[Any, ...]: ...
+    def push_decide(
+        self, ts_ns: int, values: npt.ArrayLike, site: str = "grid"
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, float | int]]: ...
     def process(
         self,
         ts_ns: npt.ArrayLike,
@@ -107,8 +111,11 @@ class Pipeline:
         values: npt.ArrayLike,
         sites: Any = None,
         on_out_of_order: str = "raise",
-    ) -> tuple[Any, ...]: ...
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, npt.NDArray[Any]]]: ...
     def _attach_agents(self, state: bytes, sites: list[str]) -> None: ...
+    def _agent_units(
+        self,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None: ...
     def _agents_snapshot(self) -> bytes | None: ...
     def snapshot(self) -> bytes: ...
 

@@ -39,13 +39,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vpp import _core
 from vpp.errors import ModelError
 from vpp.features import FeatureSpec
 from vpp.model.artifact import ForecastModel
 from vpp.model.fallback import FallbackPipeline
 
-__all__ = ["FallbackPipeline", "Pipeline", "load_model"]
+__all__ = ["DECISION_KEYS", "NO_DECISION", "FallbackPipeline", "Pipeline", "load_model"]
+
+#: ``reason`` code of an event the attached agents did not decide (skipped as
+#: out of order, or at a site they do not cover); other codes index
+#: :data:`vpp.agents.REASONS`.
+NO_DECISION: int = int(_core.NO_DECISION)
+#: Keys of the decision dicts of :meth:`Pipeline.process_decide` and
+#: :meth:`Pipeline.push_decide`.
+DECISION_KEYS: tuple[str, ...] = (
+    "total_mw",
+    "fr_required_mw",
+    "fr_delivered_mw",
+    "arbitrage_mw",
+    "stored_mwh",
+    "reason",
+)
 
 log = logging.getLogger("vpp.pipeline")
 
@@ -100,6 +117,21 @@ class Pipeline(_core.Pipeline):
         :meth:`restore` and pickle for checkpoints). Contiguous inputs are
         read in place while the GIL is released: do not mutate them from
         another thread meanwhile.
+
+        With agents attached (:meth:`attach_agents`):
+        ``process_decide(ts_ns, values, sites=None, on_out_of_order="raise")
+        -> (features, forecasts, decisions)``, where ``decisions`` maps each
+        of :data:`DECISION_KEYS` to an array with one entry per event
+        (``total_mw`` positive = discharge, ``fr_required_mw``,
+        ``fr_delivered_mw``, ``arbitrage_mw``, ``stored_mwh`` of the site
+        after the step, float64; ``reason`` uint8 codes of
+        :data:`vpp.agents.REASONS`); events the agents do not decide (skipped
+        out of order, or at a site they do not cover) get NaN and reason
+        :data:`NO_DECISION` instead of failing the batch. It is one native
+        call: features, forecast and decision per event in the same loop,
+        equal to a loop of ``push_decide(ts_ns, values, site) -> (features,
+        forecast, decision dict of scalars)`` and to
+        :meth:`vpp.agents.AgentSet.run` over the decided events.
 
     Raises:
         vpp.errors.ModelError: bad model files, a spec whose feature names do
@@ -174,6 +206,14 @@ class Pipeline(_core.Pipeline):
         if sites is None:
             sites = list(getattr(getattr(agents, "fleet", None), "sites", None) or ["grid"])
         self._attach_agents(bytes(agents.snapshot()), list(sites))
+
+    def agent_units(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(soc_frac, stored_mwh)`` of every unit of the attached agents, or None.
+
+        Cheap (two small arrays, no snapshot): meant to be read after every
+        batch, e.g. for SoC records.
+        """
+        return self._agent_units()
 
     @property
     def agents(self) -> Any:

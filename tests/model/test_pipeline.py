@@ -14,7 +14,7 @@ from vpp.features import FeatureEngine, FeatureSpec
 from vpp.io import Telemetry
 from vpp.model import ForecastModel, TrainConfig, compile_model, train
 from vpp.model.compile import predict_ctypes, synthetic_rows
-from vpp.pipeline import FallbackPipeline, Pipeline
+from vpp.pipeline import NO_DECISION, FallbackPipeline, Pipeline
 
 
 def _reference(model: ForecastModel, tel: Telemetry) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +181,7 @@ def test_agents_decide_in_the_same_call(model: ForecastModel, gappy_tel: Telemet
     fr = FrequencyResponseConfig(contracted_mw=2.0)
     p = Pipeline(None, model)
     p.attach_agents(AgentSet(fleet, fr), sites=["site_00"])
-    feats, preds, dispatch = p.process_decide(tel.ts_ns, tel.values, tel.sites)
+    feats, preds, decisions = p.process_decide(tel.ts_ns, tel.values, tel.sites)
     assert feats.shape == (len(tel), 177)
     # The same decisions as the agents on their own, and the same forecasts
     # as without agents.
@@ -189,13 +189,16 @@ def test_agents_decide_in_the_same_call(model: ForecastModel, gappy_tel: Telemet
     f = tel.column("frequency_hz")
     price = tel.column("price_per_mwh")
     want = alone.run(tel.ts_ns, f, price, sites=np.zeros(len(tel), dtype=np.int64))
-    np.testing.assert_allclose(dispatch, want["total_mw"], rtol=0, atol=1e-12)
+    for key in ("total_mw", "fr_required_mw", "fr_delivered_mw", "arbitrage_mw", "stored_mwh"):
+        np.testing.assert_allclose(decisions[key], want[key], rtol=0, atol=1e-12, err_msg=key)
+    np.testing.assert_array_equal(decisions["reason"], want["reason"])
     _, plain = Pipeline(None, model).process(tel.ts_ns, tel.values, tel.sites)
     np.testing.assert_array_equal(preds, plain)
     assert p.agents is not None
     next_ts = int(tel.ts_ns[-1]) + 900 * 10**9
-    row, pred, power = p.push_decide(next_ts, tel.values[-1], "site_00")
-    assert np.isfinite(power) and row.shape == (177,) and pred.shape == (3,)
+    row, pred, decision = p.push_decide(next_ts, tel.values[-1], "site_00")
+    assert np.isfinite(decision["total_mw"]) and row.shape == (177,) and pred.shape == (3,)
+    assert decision["reason"] != NO_DECISION
     with pytest.raises(ValueError, match="no agents"):
         Pipeline(None, model).process_decide(tel.ts_ns, tel.values, tel.sites)
     q = Pipeline(None, model)

@@ -9,13 +9,42 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use super::features::{parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d};
 use super::gil::without_gil;
 use super::to_pyerr;
-use crate::agents::AgentSet;
+use crate::agents::{AgentSet, Battery, Decision};
 use crate::features::FeatureEngine;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{DecisionColumns, Pipeline, NO_DECISION};
 use crate::CoreError;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("NO_DECISION", NO_DECISION)?;
     m.add_class::<PyPipeline>()
+}
+
+/// Names of the decision outputs, in `DecisionColumns` order (reason apart).
+const DECISION_F64: [&str; 5] = [
+    "total_mw",
+    "fr_required_mw",
+    "fr_delivered_mw",
+    "arbitrage_mw",
+    "stored_mwh",
+];
+
+/// One decision as a dict of scalars (NaN / `NO_DECISION` when undecided).
+fn decision_scalars<'py>(py: Python<'py>, d: Option<&Decision>) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    let vals = d.map_or([f64::NAN; 5], |d| {
+        [
+            d.total_mw,
+            d.fr_required_mw,
+            d.fr_delivered_mw,
+            d.arbitrage_mw,
+            d.stored_mwh,
+        ]
+    });
+    for (name, v) in DECISION_F64.iter().zip(vals) {
+        out.set_item(*name, v)?;
+    }
+    out.set_item("reason", d.map_or(NO_DECISION, |d| d.reason as u8))?;
+    Ok(out)
 }
 
 /// Features and compiled quantile forecasts per event (see `vpp.pipeline`).
@@ -28,13 +57,14 @@ pub struct PyPipeline {
 }
 
 impl PyPipeline {
-    /// One event into `self.feats`/`self.preds`; the agents' power if attached.
+    /// One event into `self.feats`/`self.preds`; the agents' decision if
+    /// attached and covering the site.
     fn push_event(
         &mut self,
         ts_ns: i64,
         values: &Bound<'_, PyAny>,
         site: &str,
-    ) -> PyResult<Option<f64>> {
+    ) -> PyResult<Option<Decision>> {
         let idx = self.inner.engine_mut().site_index(site);
         let mut vals = std::mem::take(&mut self.vals);
         vals.clear();
@@ -118,19 +148,40 @@ impl PyPipeline {
             })?;
             return PyTuple::new(py, [feats_arr.into_any(), preds_arr.into_any()]);
         }
-        let disp_arr = unsafe { PyArray1::<f64>::new(py, [n], false) };
-        // SAFETY: as above.
-        let disp = unsafe { disp_arr.as_slice_mut()? };
+        let cols: Vec<Bound<'py, PyArray1<f64>>> = DECISION_F64
+            .iter()
+            .map(|_| unsafe { PyArray1::<f64>::new(py, [n], false) })
+            .collect();
+        let reason_arr = unsafe { PyArray1::<u8>::new(py, [n], false) };
+        // SAFETY: as above (fresh, contiguous, unshared arrays).
+        let mut slices = Vec::with_capacity(cols.len());
+        for c in &cols {
+            slices.push(unsafe { c.as_slice_mut()? });
+        }
+        let reason = unsafe { reason_arr.as_slice_mut()? };
+        let [total_mw, fr_required_mw, fr_delivered_mw, arbitrage_mw, stored_mwh]: [&mut [f64]; 5] =
+            slices
+                .try_into()
+                .map_err(|_| PyValueError::new_err("internal: decision columns"))?;
+        let out = DecisionColumns {
+            total_mw,
+            fr_required_mw,
+            fr_delivered_mw,
+            arbitrage_mw,
+            reason,
+            stored_mwh,
+        };
         without_gil(py, || {
-            inner.process(t_ns, v, &idx, mode, feats, preds, Some(disp))
+            inner.process(t_ns, v, &idx, mode, feats, preds, Some(out))
         })?;
+        let dict = PyDict::new(py);
+        for (name, arr) in DECISION_F64.iter().zip(cols) {
+            dict.set_item(*name, arr)?;
+        }
+        dict.set_item("reason", reason_arr)?;
         PyTuple::new(
             py,
-            [
-                feats_arr.into_any(),
-                preds_arr.into_any(),
-                disp_arr.into_any(),
-            ],
+            [feats_arr.into_any(), preds_arr.into_any(), dict.into_any()],
         )
     }
 }
@@ -239,7 +290,9 @@ impl PyPipeline {
     }
 
     /// Like `push`, with the attached agents deciding the event: returns
-    /// `(features, forecast, dispatch_mw)`.
+    /// `(features, forecast, decision)` where `decision` is a dict of
+    /// scalars with the keys of `process_decide`'s dict (NaN and reason
+    /// `NO_DECISION` for a site the agents do not cover).
     #[pyo3(signature = (ts_ns, values, site="grid"))]
     fn push_decide<'py>(
         &mut self,
@@ -253,17 +306,11 @@ impl PyPipeline {
                 "no agents attached; call attach_agents first",
             ));
         }
-        let power = self.push_event(ts_ns, values, site)?.unwrap_or(f64::NAN);
+        let decision = self.push_event(ts_ns, values, site)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
-        PyTuple::new(
-            py,
-            [
-                row.into_any(),
-                pred.into_any(),
-                power.into_pyobject(py)?.into_any(),
-            ],
-        )
+        let d = decision_scalars(py, decision.as_ref())?;
+        PyTuple::new(py, [row.into_any(), pred.into_any(), d.into_any()])
     }
 
     /// A batch: returns `(features float64[n, n_features], forecasts
@@ -305,6 +352,25 @@ impl PyPipeline {
         Ok(())
     }
 
+    /// State of every unit of the attached agents, without a snapshot:
+    /// `(soc_frac float64[n_units], stored_mwh float64[n_units])`, or None.
+    fn _agent_units<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(agents) = self.inner.agents() else {
+            return Ok(None);
+        };
+        let units = agents.fleet().units();
+        let soc: Vec<f64> = units.iter().map(Battery::soc).collect();
+        let stored: Vec<f64> = units.iter().map(Battery::stored_mwh).collect();
+        PyTuple::new(
+            py,
+            [
+                PyArray1::from_vec(py, soc).into_any(),
+                PyArray1::from_vec(py, stored).into_any(),
+            ],
+        )
+        .map(Some)
+    }
+
     /// Snapshot bytes of the attached agents, or None.
     fn _agents_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         match self.inner.agents() {
@@ -314,8 +380,11 @@ impl PyPipeline {
     }
 
     /// Like `process`, with the attached agents deciding each event: returns
-    /// `(features, forecasts, dispatch_mw float64[n])` (NaN for skipped
-    /// events).
+    /// `(features, forecasts, decisions)` where `decisions` maps total_mw,
+    /// fr_required_mw, fr_delivered_mw, arbitrage_mw, stored_mwh (float64[n])
+    /// and reason (uint8[n], codes of `AGENT_REASONS`) to arrays; events not
+    /// decided (skipped as out of order, or at a site the agents do not
+    /// cover) get NaN and reason `NO_DECISION`.
     #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise"))]
     fn process_decide<'py>(
         &mut self,
