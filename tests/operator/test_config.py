@@ -13,6 +13,7 @@ import pytest
 
 import vpp.config
 import vpp.config.schema
+import vpp.report.series
 from vpp.cli.main import build_parser
 from vpp.config import Config, ConfigError, Secret, apply_config, example_toml, keys, load_config
 
@@ -275,7 +276,7 @@ def test_config_builds_the_agents_objects():
     assert cfg.arbitrage_config().horizon_steps == 48
 
 
-@pytest.mark.parametrize("module", [vpp.config, vpp.config.schema])
+@pytest.mark.parametrize("module", [vpp.config, vpp.config.schema, vpp.report.series])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
