@@ -95,7 +95,7 @@ def test_forecast_dispatch_soc_and_dead_letters(store: InfluxStore) -> None:
     assert store.soc_latest()["soc_frac"].tolist() == [0.5]
     store.write_dead_letter("t/0", b'{"x": 1', "not JSON", received_ns=99)
     assert store.dead_letters() == [
-        {"received_ns": 99, "source": "t/0", "payload": '{"x": 1', "reason": "not JSON"}
+        {"received_ns": 99, "source": "t/0", "payload": b'{"x": 1', "reason": "not JSON"}
     ]
 
 

@@ -6,7 +6,9 @@ the same point: writes are idempotent, as the store contract requires.
 
 Measurements and their tags (the rest are fields):
 
-* ``telemetry``: tag ``site``; fields the signals (missing ones omitted).
+* ``telemetry``: tag ``site``; fields the signals (missing ones omitted) and
+  ``event=1i``, present on every point, so an event with every signal
+  missing is still a point and ``count(event)`` counts events.
 * ``forecast``: tags ``site``, ``target``, ``horizon_steps``; time = issue time.
 * ``dispatch``: tags ``site``, ``unit``, ``agent`` (omitted when empty).
 * ``soc``: tags ``site``, ``unit``.
@@ -17,18 +19,19 @@ Example:
     >>> tel = Telemetry(np.array([5]), np.array(["a b"], dtype=object),
     ...                 np.array([[1.5, np.nan]]), ["load_mw", "solar_mw"])
     >>> telemetry_lines(tel)
-    ['telemetry,site=a\\\\ b load_mw=1.5 5']
+    ['telemetry,site=a\\\\ b load_mw=1.5,event=1i 5']
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vpp.io.records import normalise_records
+from vpp.io.records import column_values, normalise_records
 from vpp.io.store import (
     DISPATCH_COLUMNS,
     DISPATCH_REQUIRED,
@@ -76,7 +79,7 @@ def field_string(value: str) -> str:
 
 
 def telemetry_lines(telemetry: Telemetry) -> list[str]:
-    """One point per event with at least one finite signal; missing signals are omitted."""
+    """One point per event; missing signals are omitted."""
     n = len(telemetry)
     if n == 0:
         return []
@@ -90,14 +93,13 @@ def telemetry_lines(telemetry: Telemetry) -> list[str]:
         return [
             f"telemetry,site={tag} "
             + ",".join([f"{k}={v!r}" for k, v in zip(names, row, strict=True)])
-            + f" {t}"
+            + f",event=1i {t}"
             for tag, row, t in zip(tags, rows, ts, strict=True)
         ]
     out: list[str] = []
     for tag, row, ok, t in zip(tags, telemetry.values.tolist(), finite.tolist(), ts, strict=True):
-        fields = ",".join([f"{k}={v!r}" for k, v, f in zip(names, row, ok, strict=True) if f])
-        if fields:
-            out.append(f"telemetry,site={tag} {fields} {t}")
+        fields = "".join([f"{k}={v!r}," for k, v, f in zip(names, row, ok, strict=True) if f])
+        out.append(f"telemetry,site={tag} {fields}event=1i {t}")
     return out
 
 
@@ -136,17 +138,20 @@ def _record_lines(measurement: str, df: pd.DataFrame, columns: Sequence[str]) ->
         return []
     tag_names = MEASUREMENT_TAGS[measurement]
     field_names = [c for c in columns if c not in tag_names and c != "ts_ns" and c in df.columns]
+    # The same conversion and checks as the SQLite store (missing key columns raise).
     tag_cols = [
-        df[c].astype(str).tolist() if c in df.columns else [""] * len(df) for c in tag_names
+        [escape_tag(str(v)) for v in column_values(df, c, measurement)]
+        if c in df.columns or c == "agent"
+        else [""] * len(df)
+        for c in tag_names
     ]
-    field_cols = [_field_column(name, df[name]) for name in field_names]
+    field_cols = [_field_column(name, column_values(df, name, measurement)) for name in field_names]
     ts = df["ts_ns"].to_numpy(dtype=np.int64).tolist()
     out: list[str] = []
     for i, t in enumerate(ts):
+        # An empty tag value is no tag (InfluxDB drops it): "" agent reads back as "".
         tags = "".join(
-            f",{name}={escape_tag(col[i])}"
-            for name, col in zip(tag_names, tag_cols, strict=True)
-            if col[i] not in ("", "nan", "None", "<NA>")
+            f",{name}={col[i]}" for name, col in zip(tag_names, tag_cols, strict=True) if col[i]
         )
         fields = ",".join(
             f"{name}={col[i]}"
@@ -158,16 +163,10 @@ def _record_lines(measurement: str, df: pd.DataFrame, columns: Sequence[str]) ->
     return out
 
 
-def _field_column(name: str, s: pd.Series) -> list[str | None]:
+def _field_column(name: str, values: list[Any]) -> list[str | None]:
     """Field values as line-protocol text, ``None`` where missing."""
-    missing = pd.isna(s).tolist()
     if name in _STRING_FIELDS:
-        return [
-            None if m else field_string(str(v)) for v, m in zip(s.tolist(), missing, strict=True)
-        ]
+        return [None if v is None else field_string(str(v)) for v in values]
     if name in _INT_FIELDS:
-        return [None if m else f"{int(v)}i" for v, m in zip(s.tolist(), missing, strict=True)]
-    vals = pd.to_numeric(s).astype(np.float64).tolist()
-    return [
-        None if m or not math.isfinite(v) else repr(v) for v, m in zip(vals, missing, strict=True)
-    ]
+        return [None if v is None else f"{int(v)}i" for v in values]
+    return [None if v is None or not math.isfinite(v) else repr(float(v)) for v in values]

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -206,11 +207,16 @@ class InfluxStore(Store):
         """Write many ``(source, payload, reason, received_ns)`` dead letters in one request."""
         lines = []
         for source, payload, reason, received_ns in letters:
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+            # Bytes go base64-encoded (a string field cannot hold any bytes).
+            body = (
+                f"payload_b64={lp.field_string(base64.b64encode(payload).decode())}"
+                if isinstance(payload, bytes)
+                else f"payload={lp.field_string(payload)}"
+            )
             ts = time.time_ns() if received_ns is None else int(received_ns)
             lines.append(
                 f"{_DEAD},source={lp.escape_tag(source or '-')} "
-                f"payload={lp.field_string(text)},reason={lp.field_string(reason)} {ts}"
+                f"{body},reason={lp.field_string(reason)} {ts}"
             )
         return self.write_lines(lines)
 
@@ -330,7 +336,8 @@ class InfluxStore(Store):
 
     def soc_latest(self, site: str | None = None) -> pd.DataFrame:
         q = f"SELECT * FROM soc{_where(site=site)} GROUP BY site, unit ORDER BY time DESC LIMIT 1"
-        return self._frame(q, SOC_COLUMNS).reset_index(drop=True)
+        df = self._frame(q, SOC_COLUMNS)
+        return df.sort_values(["site", "unit"], kind="stable").reset_index(drop=True)
 
     def soc_range(
         self,
@@ -348,7 +355,11 @@ class InfluxStore(Store):
             {
                 "received_ns": int(r["time"]),
                 "source": r.get("source"),
-                "payload": r.get("payload"),
+                "payload": (
+                    base64.b64decode(r["payload_b64"])
+                    if r.get("payload_b64") is not None
+                    else r.get("payload")
+                ),
                 "reason": r.get("reason"),
             }
             for r in self._rows(q)
@@ -358,12 +369,15 @@ class InfluxStore(Store):
         measurement = {"dead_letter": _DEAD}.get(table, table)
         if measurement not in ("telemetry", "forecast", "dispatch", "soc", _DEAD):
             raise VppError(f"unknown table {table!r}")
+        if measurement == "telemetry":  # every telemetry point has the event field
+            rows = self._rows("SELECT count(event) FROM telemetry")
+            return int(rows[0]["count"]) if rows else 0
         rows = self._rows(f"SELECT count(*) FROM {measurement}")
-        # count(*) counts each field; a point has at least one, so the largest
-        # count is the number of points when every point has that field.
-        return max(
-            (int(v) for r in rows for k, v in r.items() if k.startswith("count_")), default=0
-        )
+        # count(*) counts each field; the other measurements have a field on
+        # every point (point, power_mw, soc_frac, reason), so the largest count
+        # is the number of points.
+        counts = [int(v) for r in rows for k, v in r.items() if k.startswith("count_")]
+        return max(counts, default=0)
 
     def close(self) -> None:
         self._write_api.close()
