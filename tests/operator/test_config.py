@@ -301,3 +301,17 @@ def test_flags_equal_to_their_default_still_beat_the_environment(tmp_path):
     args = _parse_run([])
     apply_config(args, env={"VPP_LOG_QUIET": "true", "VPP_INPUT_COLUMNS": "load_mw=Load"})
     assert args.quiet is True and args.columns == ['load_mw="Load"']
+
+
+def test_skipped_destinations_are_left_to_the_command():
+    import argparse
+
+    from vpp.config import add_config_arg
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--store")
+    p.add_argument("--brokers")
+    add_config_arg(p, skip=("store",))
+    args = p.parse_args([])
+    apply_config(args, env={"VPP_STORE_URL": "x.db", "VPP_KAFKA_BROKERS": "k:9092"})
+    assert (args.store, args.brokers) == (None, "k:9092")

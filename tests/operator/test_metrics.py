@@ -228,6 +228,8 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
         "VPP_KAFKA_BROKERS": kafka_brokers,
         "VPP_KAFKA_TOPIC": kafka_topic,
         "VPP_METRICS_PORT": str(port),
+        # An InfluxDB from the environment gives way to the explicit --store.
+        "VPP_INFLUX_URL": "http://127.0.0.1:9",
     }
     argv = [
         *VPP,

@@ -61,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_metrics_args(p)
     add_log_args(p)
-    add_config_arg(p)  # last: fills the options above from vpp.toml / VPP_*
+    # Last: fills the options above from vpp.toml / VPP_*. --store here means
+    # "another store instead of InfluxDB", not the embedded store.url.
+    add_config_arg(p, skip=("store",))
     p.set_defaults(func=run)
 
 
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from vpp.stream.consumer import ConsumerConfig, StreamConsumer
     from vpp.stream.errors import StreamStopped
 
-    apply_config(args)
+    cfg = apply_config(args)
+    if args.store and cfg.source("influx.url") != "--influx-url":
+        args.influx_url = None  # an explicit --store wins over an InfluxDB URL from the config
     setup_logging(args)
     if not args.brokers:
         from vpp.errors import ParameterError

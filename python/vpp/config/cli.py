@@ -108,7 +108,9 @@ def _recording(cls: type) -> type:
 
 
 def add_config_arg(
-    parser: argparse.ArgumentParser, extra_keys: Mapping[str, str] | None = None
+    parser: argparse.ArgumentParser,
+    extra_keys: Mapping[str, str] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> None:
     """Add ``--config FILE`` and let the config fill this parser's options.
 
@@ -120,6 +122,8 @@ def add_config_arg(
         parser: the subcommand's parser.
         extra_keys: more destination → key pairs for this command (e.g.
             ``{"port": "mcp.port"}``), added to :data:`FLAG_KEYS`.
+        skip: destinations the configuration must not fill for this command
+            (an option whose meaning differs from the key's).
     """
     parser.add_argument(
         "--config",
@@ -128,7 +132,7 @@ def add_config_arg(
         help="settings file (TOML; default: $VPP_CONFIG); flags win over the environment "
         "(VPP_<SECTION>_<KEY>), which wins over the file; see vpp.example.toml",
     )
-    mapping = {**FLAG_KEYS, **(extra_keys or {})}
+    mapping = {k: v for k, v in {**FLAG_KEYS, **(extra_keys or {})}.items() if k not in skip}
     flags: dict[str, str] = {}
     for action in parser._actions:
         if action.dest in mapping:
