@@ -230,3 +230,48 @@ def test_page_escapes_text(backtest_json, tmp_path):
     res = _report([backtest_json], tmp_path / "r", "--title", "<script>alert(1)</script>")
     page = Path(res["html"]).read_text()
     assert "<script" not in page and "&lt;script&gt;" in page
+
+
+def test_sparse_store_records_hold_until_the_next_one(tmp_path):
+    """Dispatch written only when it changes (as vpp run does) is valued as held."""
+    from vpp.io import Telemetry, open_store
+    from vpp.report import load_store
+
+    minute = 60_000_000_000
+    ts = np.arange(120, dtype=np.int64) * minute
+    tel = Telemetry(
+        ts,
+        np.full(ts.size, "grid", dtype=object),
+        np.column_stack([np.full(ts.size, 100.0), np.full(ts.size, 50.0)]),
+        ["load_mw", "price_per_mwh"],
+    )
+    store_path = tmp_path / "s.sqlite"
+    with open_store(store_path) as store:
+        store.write_telemetry(tel)
+        # 1 MW discharge from minute 10, back to 0 at minute 70; a second unit
+        # charges 0.5 MW from minute 30 to 90; SoC recorded only at changes.
+        store.write_dispatch(
+            pd.DataFrame(
+                {
+                    "ts_ns": [10 * minute, 70 * minute, 30 * minute, 90 * minute],
+                    "site": "grid",
+                    "unit": ["a", "a", "b", "b"],
+                    "power_mw": [1.0, 0.0, -0.5, 0.0],
+                    "reason": "test",
+                    "agent": "test",
+                }
+            )
+        )
+        store.write_soc(
+            pd.DataFrame(
+                {"ts_ns": [0, 60 * minute], "site": "grid", "unit": "a", "soc_frac": [0.5, 0.2]}
+            )
+        )
+    data = load_store(str(store_path))
+    units = data.series["units"]
+    soc_a = units["soc_frac"]["a"]
+    assert np.nanmin(soc_a) == 0.2 and np.nanmax(soc_a) == 0.5  # held, never a made-up 0
+    # Held power: 60 minutes of 1 MW discharged, 60 minutes of 0.5 MW charged, at 50/MWh,
+    # less the default wear of 5 per MWh moved.
+    expected = 50.0 * (1.0 - 0.5) - 5.0 * (1.0 + 0.5)
+    assert data.summary["arbitrage"]["profit"] == pytest.approx(expected)

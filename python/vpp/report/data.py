@@ -244,8 +244,9 @@ def _frequency_from_store(data: ReportData, tel: pd.DataFrame) -> None:
     }
 
 
-def _pivot(df: pd.DataFrame, value: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    wide = df.pivot_table(index="ts_ns", columns="unit", values=value, aggfunc="sum")
+def _pivot(df: pd.DataFrame, value: str, agg: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-unit columns on the records' times; a unit's value holds until its next record."""
+    wide = df.pivot_table(index="ts_ns", columns="unit", values=value, aggfunc=agg).ffill()
     return wide.index.to_numpy(np.int64), {
         str(u): wide[u].to_numpy(np.float64) for u in wide.columns
     }
@@ -255,33 +256,23 @@ def _units_from_store(data: ReportData, soc: pd.DataFrame, disp: pd.DataFrame) -
     if soc.empty and disp.empty:
         data.notes["units"] = "the store has no SoC or dispatch records"
         return
-    frames = []
+    parts = []
     if not soc.empty:
-        frames.append(soc[["ts_ns", "unit", "soc_frac"]])
+        parts.append(("soc_frac", *_pivot(soc, "soc_frac", "last")))
     if not disp.empty:
-        frames.append(disp.groupby(["ts_ns", "unit"], as_index=False)["power_mw"].sum())
-    both = frames[0] if len(frames) == 1 else frames[0].merge(frames[1], how="outer")
-    ts, soc_cols = _pivot(both, "soc_frac") if "soc_frac" in both else (None, {})
-    ts2, pw_cols = _pivot(both, "power_mw") if "power_mw" in both else (None, {})
-    data.series["units"] = {
-        "ts_ns": ts if ts is not None else ts2,
-        "soc_frac": soc_cols,
-        "power_mw": pw_cols,
-    }
-    if ts is not None and ts2 is not None and not np.array_equal(ts, ts2):
-        # Different time bases: keep both aligned on the union.
-        idx = np.union1d(ts, ts2)
-        data.series["units"] = {
-            "ts_ns": idx,
-            "soc_frac": {k: _align(ts, v, idx) for k, v in soc_cols.items()},
-            "power_mw": {k: _align(ts2, v, idx) for k, v in pw_cols.items()},
-        }
+        # Several agents' records at one time add up to the unit's power.
+        parts.append(("power_mw", *_pivot(disp, "power_mw", "sum")))
+    idx = parts[0][1] if len(parts) == 1 else np.union1d(parts[0][1], parts[1][1])
+    series: dict[str, Any] = {"ts_ns": idx, "soc_frac": {}, "power_mw": {}}
+    for name, ts, cols in parts:
+        series[name] = {k: _align(ts, v, idx) for k, v in cols.items()}
+    data.series["units"] = series
 
 
 def _align(ts: np.ndarray, v: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    out = np.full(idx.size, np.nan)
-    out[np.searchsorted(idx, ts)] = v
-    return out
+    """``v`` (at ``ts``) on the times ``idx``, held forward (NaN before the first)."""
+    pos = np.searchsorted(ts, idx, side="right") - 1
+    return np.where(pos >= 0, v[np.clip(pos, 0, None)], np.nan)
 
 
 def _arbitrage_from_store(
@@ -298,14 +289,19 @@ def _arbitrage_from_store(
         return
     ts = tel["ts_ns"].to_numpy(np.int64)
     price = tel["price_per_mwh"].to_numpy(np.float64)
-    total = disp.groupby("ts_ns")["power_mw"].sum()
-    power = total.reindex(ts).ffill().fillna(0.0).to_numpy(np.float64)
+    # Records may be sparse (written when the power changes): each unit's power
+    # holds until its next record; the site's power is the sum over units.
+    wide = disp.pivot_table(index="ts_ns", columns="unit", values="power_mw", aggfunc="sum")
+    wide = wide.reindex(np.union1d(wide.index.to_numpy(np.int64), ts)).ffill().fillna(0.0)
+    wide = wide.reindex(ts)
+    power = wide.sum(axis=1).to_numpy(np.float64)
+    throughput = wide.abs().sum(axis=1).to_numpy(np.float64)  # wear is per unit
     n_units = max(int(disp["unit"].nunique()), 1)
     battery = cfg.battery_config()
     wear = battery.degradation_cost_per_mwh
     # Both sides settle at the settlement period's mean price, as the backtest does.
     settle, _ = settlement_prices(ts, price, cfg.agents.settlement_s)
-    profit = cumulative_profit(ts, power, settle, wear)
+    profit = cumulative_profit(ts, power, settle, wear, throughput_mw=throughput)
     oracle, oracle_total = oracle_cumulative_profit(
         ts, price, battery, n_units, cfg.agents.settlement_s
     )

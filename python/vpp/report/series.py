@@ -164,11 +164,14 @@ def cumulative_profit(
     price_per_mwh: npt.ArrayLike,
     degradation_cost_per_mwh: float = 0.0,
     default_dt_s: float = 60.0,
+    throughput_mw: npt.ArrayLike | None = None,
 ) -> np.ndarray:
-    """Running profit of a dispatch: Σ price·power·Δt − wear·|power|·Δt.
+    """Running profit of a dispatch: Σ price·power·Δt − wear·throughput·Δt.
 
     Each event's power holds until the next event (the last one for the
-    median step); NaN prices earn nothing.
+    median step); NaN prices earn nothing. ``throughput_mw`` is the sum of the
+    units' |power| (default ``|power|``: one unit, or units that never
+    charge while others discharge).
     """
     ts = _ts(ts_ns)
     p = np.nan_to_num(np.asarray(power_mw, dtype=np.float64))
@@ -177,7 +180,8 @@ def cumulative_profit(
     if ts.size > 1:
         dt_h[:-1] = np.diff(ts) / 3.6e12
         dt_h[-1] = float(np.median(dt_h[:-1]))
-    return np.cumsum(price * p * dt_h - degradation_cost_per_mwh * np.abs(p) * dt_h)
+    moved = np.abs(p) if throughput_mw is None else np.nan_to_num(np.asarray(throughput_mw))
+    return np.cumsum(price * p * dt_h - degradation_cost_per_mwh * moved * dt_h)
 
 
 def oracle_cumulative_profit(
