@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.mcp.helpers import stdio_client
+import pytest
+
+from tests.mcp.helpers import copy_store, stdio_client
 from vpp.io import open_store
 from vpp.mcp import verify_audit_log
+
+
+@pytest.fixture
+def store(base_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the filled store without the pipeline's SoC records.
+
+    ``vpp run`` writes the SoC of its own fleet (one 1 MW / 2 MWh unit ``u0``
+    per site); these tests bring another fleet (``fleet_file``) and start from
+    its configured SoC.
+    """
+    path = copy_store(base_store, tmp_path / "data")
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM soc")
+            conn.execute("DELETE FROM soc_units")
+    finally:
+        conn.close()
+    return path
 
 
 def _text(result: Any) -> str:

@@ -25,6 +25,7 @@ from vpp.agents.config import (
     FrequencyResponseConfig,
 )
 from vpp.agents.oracle import OracleLimits, OracleResult, oracle_dp, oracle_lp, schedule_profit
+from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
 
 #: Names of the ``reason`` codes in :meth:`AgentSet.run` output, by code.
 REASONS: tuple[str, ...] = tuple(AGENT_REASONS)
@@ -32,6 +33,7 @@ REASONS: tuple[str, ...] = tuple(AGENT_REASONS)
 __all__ = [
     "REASONS",
     "AgentSet",
+    "AgentSetup",
     "ArbitrageConfig",
     "Battery",
     "BatteryConfig",
@@ -40,6 +42,8 @@ __all__ = [
     "OracleLimits",
     "OracleResult",
     "droop_response",
+    "fleet_from_settings",
+    "fleet_meta",
     "oracle_dp",
     "oracle_lp",
     "schedule_profit",

@@ -2,8 +2,11 @@
 
 With no input it simulates a week of the grid twin; otherwise it reads the
 given file. Events stream through the in-process pipeline (features, then
-forecasts and agents where available) and every record lands in the embedded
-SQLite store, which ``vpp mcp`` and ``vpp report`` read.
+forecasts and battery agents) and every record lands in the embedded SQLite
+store, which ``vpp mcp`` and ``vpp report`` read. The fleet is
+battery.units_per_site units at every site of the data (vpp.toml [battery],
+[agents], or the battery options below); the summary reports its dispatch,
+throughput and, with contracted frequency response, compliance.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_args(p, twin=True, required=False)
+    from vpp.agents.cli_args import add_battery_args
+
+    add_battery_args(p)  # flags of battery.* / agents.contracted_mw
     p.add_argument(
         "--store",
         metavar="URL",
@@ -46,11 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from vpp.runtime.embedded import run_embedded
 
-    apply_config(args)
+    cfg = apply_config(args)
     setup_logging(args)
     if args.input is None and not args.twin:
         args.twin = True
-    summary = run_embedded(args)
+    summary = run_embedded(args, cfg)
     import orjson
 
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())

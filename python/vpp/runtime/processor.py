@@ -1,7 +1,10 @@
 """One batch of telemetry in, features and downstream records out.
 
 The same processor serves ``vpp run`` (embedded) and ``vpp consume`` (Kafka),
-so both produce identical records for identical events.
+so both produce identical records for identical events. Stages: features,
+then forecasts (with a model), then battery agents (with an
+:class:`~vpp.runtime.agent_stage.AgentStage`); with a compiled model the
+three are one native call per batch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from vpp.errors import SnapshotError
 from vpp.features import FeatureEngine, FeatureSpec
 from vpp.io import Telemetry
+from vpp.runtime.agent_stage import AgentStage
 
 
 @dataclass
@@ -32,40 +36,67 @@ class BatchOutput:
 class BatchProcessor:
     """Features (and, when configured, forecasts and agents) for batches of events."""
 
-    def __init__(self, spec: FeatureSpec, forecaster: Any = None) -> None:
+    def __init__(
+        self, spec: FeatureSpec, forecaster: Any = None, agents: AgentStage | None = None
+    ) -> None:
         """Args:
         spec: the feature spec.
         forecaster: a :class:`vpp.pipeline.Pipeline` over ``spec`` (features
             and forecasts in one call) or None for features only.
+        agents: the battery agents' stage, or None for no dispatch.
         """
         self.forecaster = forecaster
         # With a forecaster, its own engine holds the feature state.
         self.engine = forecaster if forecaster is not None else FeatureEngine(spec)
         self._forecast_on: bool | None = None
+        self.agents = agents
+        if agents is not None:
+            agents.start(self.forecaster)
 
     @classmethod
-    def for_signals(cls, signals: list[str], model: Any = "default") -> BatchProcessor:
+    def for_signals(
+        cls, signals: list[str], model: Any = "default", agents: AgentStage | None = None
+    ) -> BatchProcessor:
         """A processor with the default feature spec over ``signals``.
 
         ``model`` (default: the shipped default model, see
         :func:`vpp.model.serving.default_model_dir`) adds forecasts when it
-        reads exactly these features; None turns forecasting off.
+        reads exactly these features; None turns forecasting off. ``agents``
+        adds battery decisions (dispatch and SoC records).
         """
         from vpp.model.serving import forecaster_for
 
         spec = FeatureSpec.default(signals)
-        return cls(spec, forecaster_for(spec, model) if model is not None else None)
+        forecaster = forecaster_for(spec, model) if model is not None else None
+        return cls(spec, forecaster, agents)
 
     def process(self, batch: Telemetry) -> BatchOutput:
         """Apply one batch in order; out-of-order events leave NaN rows and are counted."""
-        values = batch.select(self.engine.signals).values
+        signals = list(self.engine.signals)
+        values = batch.select(signals).values
+        stage = self.agents
+        if stage is not None:
+            stage.prepare(batch, signals, self.forecaster)
+        decisions = None
         if self.forecaster is None:
             feats = self.engine.process(batch.ts_ns, values, batch.sites, on_out_of_order="skip")
-            return BatchOutput(features=feats)
-        feats, preds = self.forecaster.process(
-            batch.ts_ns, values, batch.sites, on_out_of_order="skip"
-        )
-        return BatchOutput(features=feats, forecasts=self._forecast_records(batch, preds))
+            out = BatchOutput(features=feats)
+        else:
+            if stage is not None and stage.attached:
+                # Features, forecasts and decisions in one native call.
+                feats, preds, decisions = self.forecaster.process_decide(
+                    batch.ts_ns, values, batch.sites, on_out_of_order="skip"
+                )
+            else:
+                feats, preds = self.forecaster.process(
+                    batch.ts_ns, values, batch.sites, on_out_of_order="skip"
+                )
+            out = BatchOutput(features=feats, forecasts=self._forecast_records(batch, preds))
+        if stage is not None:
+            if decisions is None:  # no compiled forecaster: the agents on their own
+                decisions = stage.run_alone(batch, values)
+            out.dispatch, out.soc = stage.records(batch, decisions, self.forecaster)
+        return out
 
     def _forecast_records(self, batch: Telemetry, preds: np.ndarray) -> pd.DataFrame | None:
         from vpp.model import metrics
@@ -107,6 +138,8 @@ class BatchProcessor:
         }
         if self.forecaster is not None:
             out["forecast"] = {**self.forecaster.describe(), "active": self._forecast_on}
+        if self.agents is not None:
+            out["agents"] = self.agents.describe(self.forecaster)
         return out
 
     def snapshot(self) -> bytes:
@@ -117,6 +150,8 @@ class BatchProcessor:
         their bytes in :meth:`_stage_states`.
         """
         parts = {"engine": bytes(self.engine.snapshot()), **self._stage_states()}
+        if self.agents is not None:
+            parts.update(self.agents.state(self.forecaster))
         return _pack_parts(parts)
 
     def restore(self, blob: bytes) -> None:
@@ -135,6 +170,9 @@ class BatchProcessor:
         else:
             self.engine = FeatureEngine.restore(blob)
         self._restore_stage_states(parts)
+        if self.agents is not None:
+            # After the forecaster: the agents are re-attached to the new one.
+            self.agents.restore(parts, self.forecaster)
 
     def _stage_states(self) -> dict[str, bytes]:
         """Snapshots of stateful stages after the feature engine."""

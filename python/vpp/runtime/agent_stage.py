@@ -1,0 +1,376 @@
+"""The agent stage of :class:`vpp.runtime.processor.BatchProcessor`: battery decisions
+per event, turned into dispatch and SoC records.
+
+Two paths give the same decisions:
+
+* with a compiled forecaster (:class:`vpp.pipeline.Pipeline`) the agents are
+  attached to it, so features, forecast and decision of every event come from
+  ONE native call per batch (``process_decide``);
+* without one (no model, a model over other signals, or the XGBoost fallback
+  when no C compiler is present) the stage runs :meth:`vpp.agents.AgentSet.run`
+  on the batch itself, a second native call, so dispatch never silently
+  disappears. A forecaster whose model was trained at another resolution
+  stays attached: its forecasts are dropped, but the decisions do not depend
+  on them.
+
+Both paths read frequency and price from the processor's signals; without a
+``frequency_hz`` (``price_per_mwh``) column the frequency response (trader)
+holds, which :meth:`AgentStage.describe` reports.
+
+Sites: the fleet (``battery.units_per_site`` units at every site) covers the
+sites given up front (``vpp run`` passes the telemetry's sites; ``vpp
+consume`` the configured ``sites.ids``), else the sites of the first batch,
+in order of appearance. Events of sites it does not cover get no decision
+and are counted (``undecided_events``), never an error.
+
+Records:
+
+* dispatch: ``ts_ns, site, unit, power_mw, reason, agent``, one per decided
+  event and site with ``unit = "*"`` (the site's units together, as
+  :func:`vpp.agents.records.dispatch_frame`). To keep the store small, an
+  event is recorded only when its power is non-zero or it differs (power or
+  reason) from the previous decided event of its site: a reader that holds
+  each record until the next one of the site sees every decision.
+* soc: ``ts_ns, site, unit, soc_frac, energy_mwh`` for every unit of each
+  site decided in the batch, at that site's last decided event; unit ids are
+  ``u{index}`` (:func:`vpp.mcp.fleet.unit_id`), energy is the stored energy,
+  MWh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vpp.agents import REASONS, AgentSet
+from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
+from vpp.errors import SnapshotError
+from vpp.io import Telemetry
+from vpp.pipeline import DECISION_KEYS, NO_DECISION
+
+__all__ = ["AgentStage"]
+
+log = logging.getLogger("vpp.runtime")
+
+#: ``agent`` column by reason (as in :mod:`vpp.agents.records`).
+_AGENT_OF = {
+    "idle": "none",
+    "frequency_response": "frequency_response",
+    "arbitrage": "arbitrage",
+    "restore": "frequency_response",
+    "hold_non_finite": "hold",
+}
+_REASON_NAMES = np.asarray(REASONS, dtype=object)
+_AGENT_NAMES = np.asarray([_AGENT_OF[r] for r in REASONS], dtype=object)
+
+
+def _unit_id(index: int) -> str:
+    # Same ids as vpp.mcp.fleet.unit_id (not imported: that pulls in the MCP stack).
+    return f"u{index}"
+
+
+def _step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
+    """Median step between consecutive events of a site, s (None if unknown)."""
+    steps = []
+    for site in np.unique(sites):
+        t = ts_ns[sites == site]
+        if t.size > 1:
+            steps.append(np.diff(t))
+    if not steps:
+        return None
+    step = float(np.median(np.concatenate(steps))) / 1e9
+    return step if step > 0 else None
+
+
+class AgentStage:
+    """Battery agents over a stream of batches (see the module doc).
+
+    Args:
+        battery: :class:`vpp.config.BatterySettings` of the fleet.
+        agents: :class:`vpp.config.AgentSettings` (contract and trader).
+        sites: the sites the fleet covers; None: the first batch's sites.
+        default_dt_s: step assumed for a site's first event, s; None: the
+            first batch's median step (60 s if it cannot tell).
+    """
+
+    def __init__(
+        self,
+        battery: Any,
+        agents: Any,
+        sites: Sequence[str] | None = None,
+        default_dt_s: float | None = None,
+    ) -> None:
+        self.battery = battery
+        self.settings = agents
+        self.wanted_sites = [str(s) for s in sites] if sites else None
+        self.default_dt_s = default_dt_s
+        self.setup: AgentSetup | None = None
+        self.agents: AgentSet | None = None  # the live set on the standalone path
+        self.attached = False
+        self.signals: list[str] = []
+        self.undecided = 0
+        self.dispatch_records = 0
+        self._last_power: dict[str, float] = {}
+        self._last_reason: dict[str, int] = {}
+        self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
+
+    # -- set-up ------------------------------------------------------------------
+    @property
+    def sites(self) -> list[str]:
+        """The fleet's sites (empty before the first batch when not given)."""
+        return list(self.setup.fleet.sites) if self.setup is not None else []
+
+    def start(self, forecaster: Any) -> None:
+        """Build the fleet now if the sites and step are known (else on the first batch)."""
+        if self.setup is None and self.wanted_sites and self.default_dt_s:
+            self._build(self.wanted_sites, self.default_dt_s, forecaster)
+
+    def prepare(self, batch: Telemetry, signals: Sequence[str], forecaster: Any) -> None:
+        """Build the fleet on the first batch and attach it to ``forecaster`` if it can."""
+        self.signals = list(signals)
+        if self.setup is None:
+            wanted = self.wanted_sites or list(dict.fromkeys(str(s) for s in batch.sites))
+            dt = self.default_dt_s or _step_s(batch.ts_ns, batch.sites) or 60.0
+            self._build(wanted, dt, forecaster)
+
+    def _build(self, wanted: list[str], dt_s: float, forecaster: Any) -> None:
+        known = list(forecaster.sites) if _attachable(forecaster) else []
+        # The agents' site indices must be the engine's: sites it already knows
+        # come first, in its order (e.g. a checkpoint from before the agents).
+        order = known + [s for s in wanted if s not in known]
+        self.setup = fleet_from_settings(self.battery, self.settings, order, default_dt_s=dt_s)
+        self._start(self.setup.agents, forecaster)
+
+    def _start(self, agents: AgentSet, forecaster: Any) -> None:
+        if _attachable(forecaster):
+            forecaster.attach_agents(agents, sites=self.sites)
+            self.attached, self.agents = True, None
+        else:
+            self.attached, self.agents = False, agents
+
+    def meta(self) -> dict[str, Any] | None:
+        """The store's ``fleet_config`` metadata (the shape ``vpp mcp`` reads)."""
+        if self.setup is None:
+            return None
+        return fleet_meta(self.setup.fleet, self.setup.frequency_response)
+
+    # -- decisions ---------------------------------------------------------------
+    def run_alone(self, batch: Telemetry, values: np.ndarray) -> dict[str, np.ndarray]:
+        """Decisions of the standalone path, in the shape of ``process_decide``'s."""
+        assert self.agents is not None and self.setup is not None
+        n = len(batch)
+        index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
+        site_idx = np.fromiter((index.get(str(s), -1) for s in batch.sites), np.int64, n)
+        keep = (site_idx >= 0) & self._in_order(batch)
+        col = {s: j for j, s in enumerate(self.signals)}
+
+        def signal(name: str) -> np.ndarray:
+            return values[keep, col[name]] if name in col else np.full(int(keep.sum()), np.nan)
+
+        out: dict[str, np.ndarray] = {
+            k: np.full(
+                n, NO_DECISION if k == "reason" else np.nan, np.uint8 if k == "reason" else float
+            )
+            for k in DECISION_KEYS
+        }
+        if keep.any():
+            got = self.agents.run(
+                np.ascontiguousarray(batch.ts_ns[keep]),
+                np.ascontiguousarray(signal("frequency_hz")),
+                np.ascontiguousarray(signal("price_per_mwh")),
+                sites=np.ascontiguousarray(site_idx[keep]),
+            )
+            for k in DECISION_KEYS:
+                out[k][keep] = got[k]
+        return out
+
+    def _in_order(self, batch: Telemetry) -> np.ndarray:
+        """Events after their site's previous accepted one (the engine's skip rule)."""
+        ok = np.zeros(len(batch), dtype=bool)
+        for site in np.unique(batch.sites):
+            where = np.flatnonzero(batch.sites == site)
+            t = batch.ts_ns[where]
+            last = self._last_ts.get(str(site))
+            before = np.maximum.accumulate(t)
+            prior = np.concatenate(([np.iinfo(np.int64).min], before[:-1]))
+            if last is not None:
+                prior = np.maximum(prior, last)
+            ok[where] = t > prior
+            self._last_ts[str(site)] = int(
+                max(before[-1], last if last is not None else before[-1])
+            )
+        return ok
+
+    # -- records -----------------------------------------------------------------
+    def records(
+        self, batch: Telemetry, decisions: dict[str, np.ndarray], forecaster: Any
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Dispatch and SoC records of a batch's decisions (see the module doc)."""
+        reason = np.asarray(decisions["reason"])
+        decided = reason != NO_DECISION
+        self.undecided += int((~decided).sum())
+        idx = np.flatnonzero(decided)
+        sites = batch.sites[idx].astype(str)
+        power = np.asarray(decisions["total_mw"], dtype=np.float64)[idx]
+        codes = reason[idx].astype(np.int64)
+        keep = self._thin(sites, power, codes)
+        dispatch = pd.DataFrame(
+            {
+                "ts_ns": batch.ts_ns[idx][keep],
+                "site": sites[keep].astype(object),
+                "unit": "*",
+                "power_mw": power[keep],
+                "reason": _REASON_NAMES[codes[keep]],
+                "agent": _AGENT_NAMES[codes[keep]],
+            }
+        )
+        self.dispatch_records += len(dispatch)
+        return dispatch, self._soc(batch.ts_ns[idx], sites, forecaster)
+
+    def _thin(self, sites: np.ndarray, power: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Keep events with power, or that change power or reason at their site."""
+        keep = np.ones(len(sites), dtype=bool)
+        for site in np.unique(sites):
+            where = np.flatnonzero(sites == site)
+            p, r = power[where], codes[where]
+            prev_p = np.concatenate(([self._last_power.get(site, np.nan)], p[:-1]))
+            prev_r = np.concatenate(([self._last_reason.get(site, -1)], r[:-1]))
+            keep[where] = (p != 0.0) | (prev_p != p) | (prev_r != r)
+            self._last_power[site], self._last_reason[site] = float(p[-1]), int(r[-1])
+        return keep
+
+    def _soc(self, ts_ns: np.ndarray, sites: np.ndarray, forecaster: Any) -> pd.DataFrame:
+        assert self.setup is not None
+        fleet = self.setup.fleet
+        if self.attached:
+            state = forecaster.agent_units()
+            soc, stored = np.asarray(state[0]), np.asarray(state[1])
+        else:
+            assert self.agents is not None
+            soc = np.asarray(self.agents.unit_soc())
+            stored = soc * np.array([u.energy_mwh for u in fleet.units])
+        last_ts = pd.Series(ts_ns).groupby(sites).max() if len(sites) else pd.Series(dtype=int)
+        index = {s: i for i, s in enumerate(fleet.sites)}
+        units = [
+            (i, site)
+            for site in last_ts.index
+            for i, us in enumerate(fleet.unit_sites)
+            if us == index[site]
+        ]
+        return pd.DataFrame(
+            {
+                "ts_ns": np.array([last_ts[s] for _, s in units], dtype=np.int64),
+                "site": np.array([s for _, s in units], dtype=object),
+                "unit": np.array([_unit_id(i) for i, _ in units], dtype=object),
+                "soc_frac": np.array([soc[i] for i, _ in units], dtype=np.float64),
+                "energy_mwh": np.array([stored[i] for i, _ in units], dtype=np.float64),
+            }
+        )
+
+    # -- state -------------------------------------------------------------------
+    def current_agents(self, forecaster: Any) -> AgentSet | None:
+        """A view (standalone) or copy (attached) of the agents' current state."""
+        if self.attached:
+            return forecaster.agents
+        return self.agents
+
+    def state(self, forecaster: Any) -> dict[str, bytes]:
+        """Snapshot parts: the agent set's bytes and this stage's own state."""
+        if self.setup is None:
+            return {}
+        blob = forecaster._agents_snapshot() if self.attached else self.agents.snapshot()  # type: ignore[union-attr]
+        own = {
+            "sites": self.sites,
+            "default_dt_s": self.setup.fleet.default_dt_s,
+            "undecided": self.undecided,
+            "dispatch_records": self.dispatch_records,
+            "last_power": self._last_power,
+            "last_reason": self._last_reason,
+            "last_ts": self._last_ts,
+        }
+        return {"agents": bytes(blob), "agent_stage": json.dumps(own).encode()}
+
+    def restore(self, parts: dict[str, bytes], forecaster: Any) -> None:
+        """Continue from :meth:`state` parts (none: start afresh on the next batch)."""
+        self.setup, self.agents, self.attached = None, None, False
+        if "agent_stage" not in parts:
+            return
+        if "agents" not in parts:
+            raise SnapshotError("processor snapshot has agent-stage state but no agents")
+        try:
+            own = json.loads(parts["agent_stage"])
+            sites, dt = list(own["sites"]), float(own["default_dt_s"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SnapshotError(f"corrupt agent-stage state: {exc}") from None
+        self.setup = fleet_from_settings(self.battery, self.settings, sites, default_dt_s=dt)
+        agents = AgentSet.restore(parts["agents"])
+        if agents.n_units != len(self.setup.fleet.units) or agents.n_sites != len(sites):
+            raise SnapshotError(
+                f"the checkpoint's fleet ({agents.n_units} units at {agents.n_sites} sites) is not "
+                f"the configured one ({len(self.setup.fleet.units)} units at {len(sites)} sites)"
+            )
+        self.undecided = int(own.get("undecided", 0))
+        self.dispatch_records = int(own.get("dispatch_records", 0))
+        self._last_power = {str(k): float(v) for k, v in own.get("last_power", {}).items()}
+        self._last_reason = {str(k): int(v) for k, v in own.get("last_reason", {}).items()}
+        self._last_ts = {str(k): int(v) for k, v in own.get("last_ts", {}).items()}
+        self._start(agents, forecaster)
+
+    # -- summary -----------------------------------------------------------------
+    def describe(self, forecaster: Any) -> dict[str, Any]:
+        """Fleet, decisions and figures so far, for run summaries."""
+        out: dict[str, Any] = {
+            "path": "pipeline" if self.attached else "agents alone",
+            "dispatch_records": self.dispatch_records,
+            "undecided_events": self.undecided,
+        }
+        notes = []
+        if "frequency_hz" not in self.signals:
+            notes.append("no frequency_hz signal: frequency response holds (no response)")
+        if "price_per_mwh" not in self.signals and self.settings.arbitrage:
+            notes.append("no price_per_mwh signal: the trader holds")
+        if notes:
+            out["notes"] = notes
+        agents = self.current_agents(forecaster)
+        if self.setup is None or agents is None:
+            return out
+        fleet, fr = self.setup.fleet, self.setup.frequency_response
+        counters = dict(agents.counters)
+        throughput = float(agents.throughput_mwh())
+        out.update(
+            {
+                "sites": list(fleet.sites),
+                "units": len(fleet.units),
+                "power_mw": fleet.power_mw,
+                "energy_mwh": fleet.energy_mwh,
+                "decided_events": int(counters["events"]),
+                "stored_mwh": round(float(agents.stored_mwh()), 6),
+                "soc_frac": round(float(agents.stored_mwh()) / fleet.energy_mwh, 6),
+                "throughput_mwh": round(throughput, 6),
+                "degradation_cost": round(float(agents.degradation_cost()), 6),
+                "energy_revenue": round(float(counters["energy_revenue"]), 6),
+                "non_finite_frequency": int(counters["non_finite_frequency"]),
+                "non_finite_price": int(counters["non_finite_price"]),
+                "arbitrage": bool(self.setup.arbitrage.enabled),
+            }
+        )
+        if fr.contracted_mw > 0:
+            out["frequency_response"] = {
+                "contracted_mw": fr.contracted_mw,
+                **{k: round(float(v), 6) for k, v in dict(agents.record).items()},
+            }
+        return out
+
+
+def _attachable(forecaster: Any) -> bool:
+    """Whether the agents can run inside ``forecaster``'s native loop."""
+    return (
+        forecaster is not None
+        and bool(getattr(forecaster, "compiled", False))
+        and hasattr(forecaster, "process_decide")
+    )
