@@ -330,4 +330,22 @@ def example_toml() -> str:
                 lines.append(f"{f.name} = {{}}")
             else:
                 lines.append(f"{f.name} = {format_value(default)}")
+        lines += _SECTION_EXAMPLES.get(section, [])
     return "\n".join(lines) + "\n"
+
+
+#: Commented examples printed after a section of ``vpp.example.toml``.
+_SECTION_EXAMPLES: dict[str, list[str]] = {
+    "agents": [
+        "#",
+        "# Example: a demo-sized fleet for the default twin (load 30-45 GW), i.e.",
+        "# 50 units of 20 MW / 40 MWh (1 GW / 2 GWh) at the site, half of it",
+        "# contracted for frequency response:",
+        "#   [battery]",
+        "#   units_per_site = 50",
+        "#   power_mw = 20.0",
+        "#   energy_mwh = 40.0",
+        "#   [agents]",
+        "#   contracted_mw = 500.0",
+    ],
+}
