@@ -65,12 +65,17 @@ services-down:
 # The README's test command. pytest's exit code 5 (no tests collected) fails.
 test: install lint cargo-test services-up chromium
 	set -o pipefail; rc=0; \
-	$(VPY) -m pytest -q --benchmark-columns=median,ops,rounds --benchmark-sort=name || rc=$$?; \
+	$(VPY) -m pytest -q --benchmark-columns=median,ops,rounds --benchmark-sort=name \
+		--benchmark-json=bench-results.json || rc=$$?; \
 	bash scripts/services/down.sh || true; \
+	if [ -s bench-results.json ]; then $(VPY) -m bench.summarize bench-results.json || true; fi; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# Benchmarks only; prints the README's table (medians and same-run ratios).
 bench: $(VPY)
-	$(VPY) -m pytest -q bench --benchmark-columns=median,ops,rounds --benchmark-sort=name
+	$(VPY) -m pytest -q bench --benchmark-columns=median,ops,rounds --benchmark-sort=name \
+		--benchmark-json=bench-results.json
+	$(VPY) -m bench.summarize bench-results.json
 
 clean:
 	rm -rf target build dist .pytest_cache .benchmarks
