@@ -29,7 +29,11 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(prog="vpp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vpp",
+        description="vpp: a real-time Virtual Power Plant engine (features, forecasts, "
+        "battery dispatch).",
+    )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
