@@ -189,3 +189,30 @@ def test_without_frequency_and_price_the_agents_hold_and_say_so() -> None:
     assert len(agents["notes"]) == 2 and agents["non_finite_price"] == len(tel)
     assert (dispatch["power_mw"] == 0).all() and len(dispatch) == 1  # one record: holding
     assert (soc["soc_frac"] == BATTERY.start_soc).all()
+
+
+def test_vpp_consume_runs_agents_only_for_configured_sites() -> None:
+    from vpp.cli.consume_cmd import _agent_processor
+    from vpp.config import load_config
+    from vpp.stream.consumer import ConsumerConfig
+
+    config = ConsumerConfig(brokers="127.0.0.1:1", group="g")
+    assert _agent_processor(load_config(env={}), config) is None
+    cfg = load_config(env={"VPP_SITES_IDS": "north,south", "VPP_AGENTS_CONTRACTED_MW": "1"})
+    factory = _agent_processor(cfg, config)
+    assert factory is not None
+    proc = factory()
+    assert proc.agents is not None and proc.agents.sites == ["north", "south"]
+    assert proc.agents.meta()["frequency_response"]["contracted_mw"] == 1.0
+
+
+def test_checkpoint_from_before_the_agents_starts_them_afresh(tel: Telemetry) -> None:
+    plain = BatchProcessor.for_signals(tel.signals)
+    plain.process(tel.slice(0, 1000))
+    proc = _processor(tel)
+    proc.restore(plain.snapshot())
+    assert proc.agents is not None and proc.agents.attached
+    assert proc.agents.sites == tel.site_ids()
+    out = proc.process(tel.slice(1000, 2000))
+    assert len(out.dispatch) and set(out.soc["site"]) == set(tel.site_ids())
+    assert proc.describe()["agents"]["decided_events"] == 1000

@@ -89,6 +89,29 @@ def _open_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return None
 
 
+def _agent_processor(cfg, config):  # type: ignore[no-untyped-def]
+    """A partition's processor, with the battery agents when ``sites.ids`` is set.
+
+    Every partition's fleet covers all of ``sites.ids`` (each site's events,
+    and so its units' state, live in one partition). Without ``sites.ids``
+    there are no agents: the sites of a partition's first batch must not
+    decide the fleet.
+    """
+    from vpp.runtime.agent_stage import AgentStage
+    from vpp.runtime.processor import BatchProcessor
+
+    sites = list(cfg.sites.ids)
+    if not sites:
+        log.info("battery agents off: set sites.ids (VPP_SITES_IDS) to dispatch a fleet")
+        return None
+
+    def new_processor() -> BatchProcessor:
+        stage = AgentStage(cfg.battery, cfg.agents, sites=sites)
+        return BatchProcessor.for_signals(list(config.signals), agents=stage)
+
+    return new_processor
+
+
 def run(args: argparse.Namespace) -> int:
     import orjson
 
@@ -118,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_events,
         idle_exit_s=args.idle_exit_s,
     )
-    service = StreamConsumer(config, store=store)
+    service = StreamConsumer(config, store=store, new_processor=_agent_processor(cfg, config))
     metrics = start_from_args(args)  # None without --metrics-port
     if metrics is not None:
         from vpp.metrics import instrument_consumer

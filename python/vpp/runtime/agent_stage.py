@@ -18,10 +18,13 @@ Both paths read frequency and price from the processor's signals; without a
 holds, which :meth:`AgentStage.describe` reports.
 
 Sites: the fleet (``battery.units_per_site`` units at every site) covers the
-sites given up front (``vpp run`` passes the telemetry's sites; ``vpp
-consume`` the configured ``sites.ids``), else the sites of the first batch,
-in order of appearance. Events of sites it does not cover get no decision
-and are counted (``undecided_events``), never an error.
+sites given up front: ``vpp run`` passes the telemetry's sites; ``vpp
+consume`` the configured ``sites.ids`` (and runs no agents without them:
+which sites a partition's first batch happens to carry must not decide the
+fleet, its unit ids and each site's share of the contract). Without sites
+the stage takes the first batch's, in order of appearance. Events of sites
+the fleet does not cover get no decision and are counted
+(``undecided_events``), never an error.
 
 Records:
 
@@ -53,7 +56,7 @@ from vpp.errors import SnapshotError
 from vpp.io import Telemetry
 from vpp.pipeline import DECISION_KEYS, NO_DECISION
 
-__all__ = ["AgentStage"]
+__all__ = ["AgentStage", "step_s"]
 
 log = logging.getLogger("vpp.runtime")
 
@@ -74,7 +77,7 @@ def _unit_id(index: int) -> str:
     return f"u{index}"
 
 
-def _step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
+def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
     """Median step between consecutive events of a site, s (None if unknown)."""
     steps = []
     for site in np.unique(sites):
@@ -93,9 +96,11 @@ class AgentStage:
     Args:
         battery: :class:`vpp.config.BatterySettings` of the fleet.
         agents: :class:`vpp.config.AgentSettings` (contract and trader).
-        sites: the sites the fleet covers; None: the first batch's sites.
-        default_dt_s: step assumed for a site's first event, s; None: the
-            first batch's median step (60 s if it cannot tell).
+        sites: the sites the fleet covers; None: the sites of the first
+            batch (then what the fleet covers depends on how the stream is
+            cut into batches: give the sites where that matters).
+        default_dt_s: step assumed for a site's first event, s (the data's
+            step when known, see :func:`step_s`).
     """
 
     def __init__(
@@ -103,12 +108,12 @@ class AgentStage:
         battery: Any,
         agents: Any,
         sites: Sequence[str] | None = None,
-        default_dt_s: float | None = None,
+        default_dt_s: float = 60.0,
     ) -> None:
         self.battery = battery
         self.settings = agents
         self.wanted_sites = [str(s) for s in sites] if sites else None
-        self.default_dt_s = default_dt_s
+        self.default_dt_s = float(default_dt_s)
         self.setup: AgentSetup | None = None
         self.agents: AgentSet | None = None  # the live set on the standalone path
         self.attached = False
@@ -126,24 +131,25 @@ class AgentStage:
         return list(self.setup.fleet.sites) if self.setup is not None else []
 
     def start(self, forecaster: Any) -> None:
-        """Build the fleet now if the sites and step are known (else on the first batch)."""
-        if self.setup is None and self.wanted_sites and self.default_dt_s:
-            self._build(self.wanted_sites, self.default_dt_s, forecaster)
+        """Build the fleet now if its sites are known (else on the first batch)."""
+        if self.setup is None and self.wanted_sites:
+            self._build(self.wanted_sites, forecaster)
 
     def prepare(self, batch: Telemetry, signals: Sequence[str], forecaster: Any) -> None:
-        """Build the fleet on the first batch and attach it to ``forecaster`` if it can."""
+        """Build the fleet on the first batch if needed (see ``sites``)."""
         self.signals = list(signals)
         if self.setup is None:
             wanted = self.wanted_sites or list(dict.fromkeys(str(s) for s in batch.sites))
-            dt = self.default_dt_s or _step_s(batch.ts_ns, batch.sites) or 60.0
-            self._build(wanted, dt, forecaster)
+            self._build(wanted, forecaster)
 
-    def _build(self, wanted: list[str], dt_s: float, forecaster: Any) -> None:
+    def _build(self, wanted: list[str], forecaster: Any) -> None:
         known = list(forecaster.sites) if _attachable(forecaster) else []
         # The agents' site indices must be the engine's: sites it already knows
         # come first, in its order (e.g. a checkpoint from before the agents).
         order = known + [s for s in wanted if s not in known]
-        self.setup = fleet_from_settings(self.battery, self.settings, order, default_dt_s=dt_s)
+        self.setup = fleet_from_settings(
+            self.battery, self.settings, order, default_dt_s=self.default_dt_s
+        )
         self._start(self.setup.agents, forecaster)
 
     def _start(self, agents: AgentSet, forecaster: Any) -> None:
@@ -299,6 +305,7 @@ class AgentStage:
         """Continue from :meth:`state` parts (none: start afresh on the next batch)."""
         self.setup, self.agents, self.attached = None, None, False
         if "agent_stage" not in parts:
+            self.start(forecaster)  # a checkpoint from before the agents: start afresh
             return
         if "agents" not in parts:
             raise SnapshotError("processor snapshot has agent-stage state but no agents")

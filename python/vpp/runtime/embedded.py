@@ -36,7 +36,7 @@ def run_embedded(args: argparse.Namespace, config: Config | None = None) -> dict
     """
     from vpp.config import Config
     from vpp.io import open_store
-    from vpp.runtime.agent_stage import AgentStage, _step_s
+    from vpp.runtime.agent_stage import AgentStage, step_s
     from vpp.runtime.processor import BatchProcessor
 
     cfg = config or getattr(args, "vpp_config", None) or Config()
@@ -46,7 +46,7 @@ def run_embedded(args: argparse.Namespace, config: Config | None = None) -> dict
         cfg.battery,
         cfg.agents,
         sites=tel.site_ids() or None,
-        default_dt_s=_step_s(tel.ts_ns, tel.sites),
+        default_dt_s=step_s(tel.ts_ns, tel.sites) or 60.0,
     )
     proc = BatchProcessor.for_signals(tel.signals, agents=stage)
     n = len(tel)
