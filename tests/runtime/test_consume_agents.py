@@ -1,0 +1,67 @@
+"""``vpp consume`` with configured sites runs the battery agents per partition
+and writes the same dispatch and SoC as one uninterrupted in-process run."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.stream.helpers import (
+    StreamTopics,
+    assert_same_records,
+    consumer_cmd,
+    finish,
+    start_consumer,
+    synthetic_telemetry,
+    topics,  # noqa: F401 (fixture)
+)
+from vpp.config import load_config
+from vpp.io import open_store
+from vpp.runtime.agent_stage import AgentStage
+from vpp.runtime.processor import BatchProcessor
+from vpp.schema import SIGNALS
+
+pytestmark = pytest.mark.kafka
+
+SITES = "site_00,site_01,site_02"
+
+
+def test_consume_dispatches_the_configured_fleet(
+    topics: StreamTopics,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vpp.stream.producer import produce_telemetry
+
+    env = {"VPP_SITES_IDS": SITES, "VPP_AGENTS_CONTRACTED_MW": "1.5"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)  # the consumer subprocess inherits them
+    tel = synthetic_telemetry(6000, n_sites=3, seed=21)
+    produce_telemetry(tel, topics.brokers, topics.topic)
+    db = tmp_path / "store.sqlite"
+    group = f"agents.{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "consumer.log"
+    cmd = consumer_cmd(topics, group, None, "--store", f"sqlite:///{db}", "--idle-exit-s", "3")
+    cmd += ["--batch-events", "500"]
+    summary = finish(start_consumer(cmd, log), log)
+    assert summary["events"] == len(tel)
+
+    # Reference: one processor over all events (sites are independent).
+    cfg = load_config(env=env)
+    stage = AgentStage(cfg.battery, cfg.agents, sites=SITES.split(","))
+    proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
+    want = proc.process(tel)
+    assert len(want.dispatch) > 0
+    with open_store(db, read_only=True) as store:
+        dispatch = store.dispatch_range()
+        soc = store.soc_latest()
+    assert summary["dispatch"] == len(want.dispatch)
+    assert_same_records(dispatch, want.dispatch, "sqlite dispatch")
+    # The latest SoC of every unit, as the MCP server reads it.
+    got = {(str(s), str(u)): e for s, u, e in soc[["site", "unit", "energy_mwh"]].to_numpy()}
+    ref = {(str(s), str(u)): e for s, u, e in want.soc[["site", "unit", "energy_mwh"]].to_numpy()}
+    assert got.keys() == ref.keys() and len(got) == 3
+    for key, value in ref.items():
+        assert got[key] == pytest.approx(value, rel=1e-9), key
