@@ -67,6 +67,18 @@ def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
             "≥ 400 k events/s",
         )
+    if {
+        "test_process_decide_features_forecast_agents",
+        "test_process_features_forecast",
+    } <= extra.keys():
+        e = extra["test_process_decide_features_forecast_agents"]
+        plain = extra["test_process_features_forecast"]
+        add(
+            f"features + forecast + agents ({e.get('units', '?')} units), one call per batch",
+            f"{e['events_per_s'] / 1e3:,.0f} k events/s",
+            f"features + forecast alone {plain['events_per_s'] / 1e3:,.0f} k events/s",
+            "one native call per batch",
+        )
     dec, dnp = med("test_decide_all_agents_100_units"), med("test_numpy_baseline_fr_only_100_units")
     if dec and dnp:
         add(
