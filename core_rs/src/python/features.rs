@@ -1,8 +1,12 @@
 //! Bindings for the feature engine: `vpp._core.FeatureEngine`, subclassed by
 //! `vpp.features.FeatureEngine`.
 
+use std::borrow::Cow;
+
+use numpy::ndarray::Dimension;
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1,
+    PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -149,6 +153,20 @@ pub(crate) fn ts_1d<'py>(
         .map_err(|_| PyValueError::new_err("ts_ns must be 1-D int64 UTC nanoseconds"))
 }
 
+/// An input array's data, read in place when C-contiguous and copied once
+/// otherwise. In-place input is documented as not to be mutated by other
+/// threads during a batch call (the GIL is released).
+pub(crate) fn in_place_or_copy<'a, T, D>(a: &'a PyReadonlyArray<'_, T, D>) -> Cow<'a, [T]>
+where
+    T: Element + Copy,
+    D: Dimension,
+{
+    match a.as_slice() {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
+    }
+}
+
 pub(crate) fn parse_on_out_of_order(s: &str) -> PyResult<OnOutOfOrder> {
     match s {
         "raise" => Ok(OnOutOfOrder::Raise),
@@ -289,24 +307,9 @@ impl PyFeatureEngine {
         // SAFETY: the array was just created here, is C-contiguous and no
         // other reference to it exists until it is returned.
         let out = unsafe { out_arr.as_slice_mut()? };
-        let owned;
-        let v: &[f64] = match vals.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned = vals.as_array().iter().copied().collect::<Vec<f64>>();
-                &owned
-            }
-        };
-        let owned_ts;
-        let t: &[i64] = match ts.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned_ts = ts.as_array().iter().copied().collect::<Vec<i64>>();
-                &owned_ts
-            }
-        };
+        let (v, t) = (in_place_or_copy(&vals), in_place_or_copy(&ts));
         let eng = &mut self.inner;
-        without_gil(py, || eng.process(t, v, &idx, mode, out))?;
+        without_gil(py, || eng.process(&t, &v, &idx, mode, out))?;
         Ok(out_arr)
     }
 

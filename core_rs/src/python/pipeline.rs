@@ -1,12 +1,14 @@
 //! Bindings for the forecasting pipeline: `vpp._core.Pipeline`, subclassed by
 //! `vpp.pipeline.Pipeline` (which finds or compiles the model library).
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use super::features::{parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d};
+use super::features::{
+    in_place_or_copy, parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d,
+};
 use super::gil::without_gil;
 use super::to_pyerr;
 use crate::agents::{AgentSet, Battery, Decision};
@@ -122,29 +124,12 @@ impl PyPipeline {
         // not shared until returned.
         let feats = unsafe { feats_arr.as_slice_mut()? };
         let preds = unsafe { preds_arr.as_slice_mut()? };
-        // Copy inputs Python could mutate while the GIL is released only
-        // when they are not contiguous; contiguous ones are read in place
-        // (documented in vpp.pipeline).
-        let owned_v;
-        let v: &[f64] = match vals.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned_v = vals.as_array().iter().copied().collect::<Vec<f64>>();
-                &owned_v
-            }
-        };
-        let owned_t;
-        let t_ns: &[i64] = match ts.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                owned_t = slice_or_copy(&ts);
-                &owned_t
-            }
-        };
+        // Contiguous inputs are read in place (documented in vpp.pipeline).
+        let (v, t_ns) = (in_place_or_copy(&vals), in_place_or_copy(&ts));
         let inner = &mut self.inner;
         if !decide {
             without_gil(py, || {
-                inner.process(t_ns, v, &idx, mode, feats, preds, None)
+                inner.process(&t_ns, &v, &idx, mode, feats, preds, None)
             })?;
             return PyTuple::new(py, [feats_arr.into_any(), preds_arr.into_any()]);
         }
@@ -172,7 +157,7 @@ impl PyPipeline {
             stored_mwh,
         };
         without_gil(py, || {
-            inner.process(t_ns, v, &idx, mode, feats, preds, Some(out))
+            inner.process(&t_ns, &v, &idx, mode, feats, preds, Some(out))
         })?;
         let dict = PyDict::new(py);
         for (name, arr) in DECISION_F64.iter().zip(cols) {
@@ -184,10 +169,6 @@ impl PyPipeline {
             [feats_arr.into_any(), preds_arr.into_any(), dict.into_any()],
         )
     }
-}
-
-fn slice_or_copy<T: Copy + numpy::Element>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
-    a.as_array().iter().copied().collect()
 }
 
 #[pymethods]
