@@ -13,8 +13,12 @@
 //! do not decide (skipped as out of order, or at a site the agents do not
 //! cover) get NaN and the reason code [`NO_DECISION`]; they never fail the
 //! batch.
+//!
+//! Per-unit records: [`Pipeline::process_units`] / [`Pipeline::push_units`]
+//! also write the agents' thinned per-unit dispatch and SoC records
+//! (`crate::agents::unit_log`) from the same loop.
 
-use crate::agents::{AgentSet, Decision};
+use crate::agents::{AgentSet, Decision, UnitRecords};
 use crate::features::{FeatureEngine, OnOutOfOrder};
 use crate::model::CompiledModel;
 use crate::spec::{FeatureSpec, NET_LOAD};
@@ -309,6 +313,41 @@ impl Pipeline {
         self.finish(ts_ns, site, values, feats, preds)
     }
 
+    /// As `push`, and the event's per-unit records (event index 0) into
+    /// `units`, which is cleared first.
+    ///
+    /// # Errors
+    /// As `push`.
+    pub fn push_units(
+        &mut self,
+        ts_ns: i64,
+        site: usize,
+        values: &[f64],
+        feats: &mut [f64],
+        preds: &mut [f64],
+        units: &mut UnitRecords,
+    ) -> CoreResult<Option<Decision>> {
+        units.clear(0);
+        let d = self.push(ts_ns, site, values, feats, preds)?;
+        self.record_units(0, ts_ns, site, d.as_ref(), units);
+        Ok(d)
+    }
+
+    #[inline]
+    fn record_units(
+        &mut self,
+        event: usize,
+        ts_ns: i64,
+        site: usize,
+        d: Option<&Decision>,
+        units: &mut UnitRecords,
+    ) {
+        if let (Some(d), Some(ag)) = (d, self.agents.as_mut()) {
+            ag.set
+                .record_units(event, ts_ns, site, d.reason, &ag.unit_power_mw, units);
+        }
+    }
+
     fn check_preds(&self, len: usize, n: usize) -> CoreResult<()> {
         let t = self.n_outputs();
         if len != n * t {
@@ -339,7 +378,37 @@ impl Pipeline {
         on_out_of_order: OnOutOfOrder,
         feats: &mut [f64],
         preds: &mut [f64],
+        decisions: Option<DecisionColumns<'_>>,
+    ) -> CoreResult<()> {
+        self.process_units(
+            ts_ns,
+            values,
+            sites,
+            on_out_of_order,
+            feats,
+            preds,
+            decisions,
+            None,
+        )
+    }
+
+    /// As `process`, and (when `units` is given) each decided event's
+    /// per-unit records into `units` (cleared first; event indices are
+    /// positions in this batch). Equal to a loop of `push_units`.
+    ///
+    /// # Errors
+    /// As `process`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process_units(
+        &mut self,
+        ts_ns: &[i64],
+        values: &[f64],
+        sites: &[usize],
+        on_out_of_order: OnOutOfOrder,
+        feats: &mut [f64],
+        preds: &mut [f64],
         mut decisions: Option<DecisionColumns<'_>>,
+        mut units: Option<&mut UnitRecords>,
     ) -> CoreResult<()> {
         let n = ts_ns.len();
         let (k, f, t) = (self.engine.n_signals(), self.n_features(), self.n_outputs());
@@ -359,6 +428,9 @@ impl Pipeline {
         if on_out_of_order == OnOutOfOrder::Raise {
             self.check_order(ts_ns, sites)?;
         }
+        if let Some(u) = units.as_deref_mut() {
+            u.clear(n);
+        }
         for i in 0..n {
             let (site, ts) = (sites[i], ts_ns[i]);
             let vals = &values[i * k..(i + 1) * k];
@@ -377,6 +449,9 @@ impl Pipeline {
             };
             if let Some(d) = decisions.as_mut() {
                 d.write(i, decision.as_ref());
+            }
+            if let Some(u) = units.as_deref_mut() {
+                self.record_units(i, ts, site, decision.as_ref(), u);
             }
         }
         Ok(())

@@ -96,8 +96,14 @@ class Pipeline:
         self, ts_ns: int, values: npt.ArrayLike, site: str = "grid"
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
     def push_decide(
-        self, ts_ns: int, values: npt.ArrayLike, site: str = "grid"
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, float | int]]: ...
+        self,
+        ts_ns: int,
+        values: npt.ArrayLike,
+        site: str = "grid",
+        *,
+        units: bool = False,
+        soc_record_s: float = 900.0,
+    ) -> tuple[Any, ...]: ...
     def process(
         self,
         ts_ns: npt.ArrayLike,
@@ -111,7 +117,10 @@ class Pipeline:
         values: npt.ArrayLike,
         sites: Any = None,
         on_out_of_order: str = "raise",
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, npt.NDArray[Any]]]: ...
+        *,
+        units: bool = False,
+        soc_record_s: float = 900.0,
+    ) -> tuple[Any, ...]: ...
     def _attach_agents(self, state: bytes, sites: list[str]) -> None: ...
     def _agent_units(
         self,
@@ -173,7 +182,10 @@ class AgentSet:
         price_per_mwh: npt.NDArray[np.float64],
         sites: npt.NDArray[np.int64] | None = None,
         forecasts: npt.NDArray[np.float64] | None = None,
-    ) -> dict[str, npt.NDArray[Any]]: ...
+        *,
+        units: bool = False,
+        soc_record_s: float = 900.0,
+    ) -> dict[str, Any]: ...
     def set_price_forecast(self, site: int, ts_ns: int, prices: list[float]) -> None: ...
     def set_unit_soc(self, unit: int, soc: float) -> float: ...
     @property

@@ -47,7 +47,14 @@ from vpp.features import FeatureSpec
 from vpp.model.artifact import ForecastModel
 from vpp.model.fallback import FallbackPipeline
 
-__all__ = ["DECISION_KEYS", "NO_DECISION", "FallbackPipeline", "Pipeline", "load_model"]
+__all__ = [
+    "DECISION_KEYS",
+    "NO_DECISION",
+    "UNIT_RECORD_KEYS",
+    "FallbackPipeline",
+    "Pipeline",
+    "load_model",
+]
 
 #: ``reason`` code of an event the attached agents did not decide (skipped as
 #: out of order, or at a site they do not cover); other codes index
@@ -62,6 +69,25 @@ DECISION_KEYS: tuple[str, ...] = (
     "arbitrage_mw",
     "stored_mwh",
     "reason",
+)
+#: Keys of the per-unit record dicts of ``process_decide(..., units=True)``,
+#: ``push_decide(..., units=True)`` and ``AgentSet.run(..., units=True)``:
+#: parallel arrays, ``*_event`` the event's index in the batch (int64; 0 for
+#: one event), ``*_unit`` the unit index (int64). Dispatch records
+#: (``dispatch_power_mw`` float64, ``dispatch_reason`` uint8 codes of
+#: :data:`vpp.agents.REASONS`) are kept when a unit's power or its site's
+#: reason changes: each holds until the unit's next one. SoC records
+#: (``soc_frac``, ``soc_stored_mwh`` float64, the state after the event's
+#: step) at the first event of each ``soc_record_s`` slot of event time.
+UNIT_RECORD_KEYS: tuple[str, ...] = (
+    "dispatch_event",
+    "dispatch_unit",
+    "dispatch_power_mw",
+    "dispatch_reason",
+    "soc_event",
+    "soc_unit",
+    "soc_frac",
+    "soc_stored_mwh",
 )
 
 log = logging.getLogger("vpp.pipeline")
@@ -131,7 +157,11 @@ class Pipeline(_core.Pipeline):
         call: features, forecast and decision per event in the same loop,
         equal to a loop of ``push_decide(ts_ns, values, site) -> (features,
         forecast, decision dict of scalars)`` and to
-        :meth:`vpp.agents.AgentSet.run` over the decided events.
+        :meth:`vpp.agents.AgentSet.run` over the decided events. With
+        ``units=True`` (and ``soc_record_s``, default 900) both return a
+        fourth item, the thinned per-unit dispatch and SoC records of the
+        same loop (:data:`UNIT_RECORD_KEYS`); what each unit last recorded is
+        part of the agents' state, so a restored snapshot continues alike.
 
     Raises:
         vpp.errors.ModelError: bad model files, a spec whose feature names do

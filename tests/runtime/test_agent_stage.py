@@ -85,28 +85,28 @@ def test_vpp_run_writes_dispatch_and_soc_with_consistent_energy(
         (soc["soc_frac"] >= unit.soc_min - 1e-12) & (soc["soc_frac"] <= unit.soc_max + 1e-12)
     ).all()
     np.testing.assert_allclose(soc["energy_mwh"], soc["soc_frac"] * unit.energy_mwh, rtol=1e-12)
-    assert set(dispatch["unit"]) == {"*"} and set(dispatch["reason"]) >= {"frequency_response"}
+    assert set(dispatch["unit"]) == {unit_id(i) for i in range(4)}
+    assert set(dispatch["reason"]) >= {"frequency_response"}
+    assert (soc.groupby("unit").size() >= 24 * 4).all()  # every 15 min of event time
 
-    # Energy bookkeeping per site: hold each dispatch record until the next
-    # one of the site, run every event for the time since the site's previous
-    # event (default_dt_s for the first), and compare with the stored energy.
-    for s, site in enumerate(fleet.sites):
+    # Energy bookkeeping per unit: hold each dispatch record until the unit's
+    # next one, run every event of its site for the time since the site's
+    # previous event (default_dt_s for the first), compare with its SoC records.
+    for i, u in enumerate(fleet.units):
+        site = fleet.sites[fleet.unit_sites[i]]
         ts = tel.loc[tel["site"] == site, "ts_ns"].to_numpy()
-        d = dispatch[dispatch["site"] == site].sort_values("ts_ns")
+        d = dispatch[dispatch["unit"] == unit_id(i)].sort_values("ts_ns")
         at = np.searchsorted(d["ts_ns"].to_numpy(), ts, side="right") - 1
         power = np.where(at >= 0, d["power_mw"].to_numpy()[np.maximum(at, 0)], 0.0)
         dt_s = np.diff(ts, prepend=ts[0] - int(fleet.default_dt_s * 1e9)) / 1e9
-        change = _energy_change_mwh(power, dt_s, unit.charge_efficiency, unit.discharge_efficiency)
-        start = sum(
-            fleet.units[i].start_soc * fleet.units[i].energy_mwh for i in (2 * s, 2 * s + 1)
-        )
-        stored = soc[soc["site"] == site].groupby("ts_ns")["energy_mwh"].sum()
-        assert len(stored) >= 5
-        expected = start + change[np.searchsorted(ts, stored.index.to_numpy())]
-        np.testing.assert_allclose(stored.to_numpy(), expected, rtol=0, atol=1e-9)
+        change = _energy_change_mwh(power, dt_s, u.charge_efficiency, u.discharge_efficiency)
+        mine = soc[soc["unit"] == unit_id(i)]
+        assert (mine["site"] == site).all() and mine["ts_ns"].is_unique
+        expected = u.start_soc * u.energy_mwh + change[np.searchsorted(ts, mine["ts_ns"])]
+        np.testing.assert_allclose(mine["energy_mwh"], expected, rtol=0, atol=1e-9)
         # Something happened, within the power rating.
-        assert np.abs(power).max() <= 2 * unit.max_discharge_mw + 1e-9
-        assert np.ptp(stored.to_numpy()) > 1e-4
+        assert np.abs(power).max() <= u.max_discharge_mw + 1e-9
+        assert np.ptp(mine["energy_mwh"].to_numpy()) > 1e-4
 
 
 def test_both_paths_and_agents_alone_decide_alike(tel: Telemetry) -> None:
@@ -137,7 +137,7 @@ def test_snapshot_restore_mid_stream_gives_identical_records(
     tel: Telemetry, model: str | None
 ) -> None:
     whole = _run(_processor(tel, model), tel)
-    # At a batch boundary: SoC records are written at the end of each batch.
+    # At a batch boundary: SoC records are also written at the end of each batch.
     first, rest = tel.slice(0, 3000), tel.slice(3000, len(tel))
     proc = _processor(tel, model)
     head = _run(proc, first)
@@ -187,7 +187,8 @@ def test_without_frequency_and_price_the_agents_hold_and_say_so() -> None:
     agents = proc.describe()["agents"]
     assert agents["path"] == "agents alone"  # the default model reads other signals
     assert len(agents["notes"]) == 2 and agents["non_finite_price"] == len(tel)
-    assert (dispatch["power_mw"] == 0).all() and len(dispatch) == 1  # one record: holding
+    # One record per unit: holding.
+    assert (dispatch["power_mw"] == 0).all() and list(dispatch["unit"]) == ["u0", "u1"]
     assert (soc["soc_frac"] == BATTERY.start_soc).all()
 
 

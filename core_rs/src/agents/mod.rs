@@ -22,6 +22,7 @@ pub mod battery;
 pub mod fleet;
 pub mod freq_response;
 mod site;
+pub mod unit_log;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,7 @@ pub use battery::{Battery, BatteryParams};
 pub use fleet::{Fleet, Headroom, Scope};
 pub use freq_response::{DroopCurve, FrParams, FrRecord};
 use site::SiteState;
+pub use unit_log::{UnitLog, UnitRecords, DEFAULT_SOC_RECORD_S};
 
 use crate::{CoreError, CoreResult};
 
@@ -154,6 +156,19 @@ pub struct AgentSet {
     planner: Planner,
     #[serde(skip)]
     unit_buf: Vec<f64>,
+    /// What each unit last recorded (see `unit_log`); last, so snapshots from
+    /// before it decode as the prefix (`restore`).
+    unit_log: UnitLog,
+}
+
+/// The fields of snapshots written before `unit_log` existed.
+#[derive(Deserialize)]
+struct AgentSetV1 {
+    config: AgentConfig,
+    fleet: Fleet,
+    sites: Vec<SiteState>,
+    record: FrRecord,
+    counters: Counters,
 }
 
 impl AgentSet {
@@ -194,6 +209,7 @@ impl AgentSet {
             counters: Counters::default(),
             planner: Planner::default(),
             unit_buf: vec![0.0; n],
+            unit_log: UnitLog::default(),
         })
     }
 
@@ -317,6 +333,26 @@ impl AgentSet {
         Ok(d)
     }
 
+    /// Add the per-unit records of the event just decided (`unit_power_mw`
+    /// as `decide` wrote it, `reason` its decision's) to `out`, as event
+    /// `event` of the caller's batch; see `unit_log`. No allocation once the
+    /// buffers have grown. Sites out of range record nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_units(
+        &mut self,
+        event: usize,
+        ts_ns: i64,
+        site: usize,
+        reason: Reason,
+        unit_power_mw: &[f64],
+        out: &mut UnitRecords,
+    ) {
+        if site < self.sites.len() && unit_power_mw.len() >= self.fleet.n_units() {
+            self.unit_log
+                .observe(&self.fleet, event, ts_ns, site, reason, unit_power_mw, out);
+        }
+    }
+
     /// Decide a batch of events (the single-event `decide` in a loop), using
     /// row `i` of `forecasts` (`n × width`, row-major) as the price forecast
     /// when event `i` re-plans.
@@ -330,6 +366,23 @@ impl AgentSet {
         frequency_hz: &[f64],
         price_per_mwh: &[f64],
         forecasts: Option<(&[f64], usize)>,
+    ) -> CoreResult<RunOutput> {
+        self.run_units(ts_ns, sites, frequency_hz, price_per_mwh, forecasts, None)
+    }
+
+    /// As `run`, adding each event's per-unit records to `units` when given
+    /// (as `record_units` after every `decide`; `units` is cleared first).
+    ///
+    /// # Errors
+    /// As `run`.
+    pub fn run_units(
+        &mut self,
+        ts_ns: &[i64],
+        sites: &[usize],
+        frequency_hz: &[f64],
+        price_per_mwh: &[f64],
+        forecasts: Option<(&[f64], usize)>,
+        mut units: Option<&mut UnitRecords>,
     ) -> CoreResult<RunOutput> {
         let n = ts_ns.len();
         if sites.len() != n || frequency_hz.len() != n || price_per_mwh.len() != n {
@@ -361,6 +414,9 @@ impl AgentSet {
             available_up_mwh: Vec::with_capacity(n),
             available_down_mwh: Vec::with_capacity(n),
         };
+        if let Some(u) = units.as_deref_mut() {
+            u.clear(n);
+        }
         let mut buf = std::mem::take(&mut self.unit_buf);
         buf.resize(self.fleet.n_units(), 0.0);
         for i in 0..n {
@@ -380,6 +436,9 @@ impl AgentSet {
                     return Err(e);
                 }
             };
+            if let Some(u) = units.as_deref_mut() {
+                self.record_units(i, ts_ns[i], sites[i], d.reason, &buf, u);
+            }
             out.total_mw.push(d.total_mw);
             out.fr_required_mw.push(d.fr_required_mw);
             out.fr_delivered_mw.push(d.fr_delivered_mw);
@@ -408,8 +467,23 @@ impl AgentSet {
     /// # Errors
     /// `CoreError::Snapshot` if the bytes are not a snapshot.
     pub fn restore(bytes: &[u8]) -> CoreResult<Self> {
-        let mut s: Self =
-            bincode::deserialize(bytes).map_err(|e| CoreError::Snapshot(e.to_string()))?;
+        let mut s: Self = match bincode::deserialize(bytes) {
+            Ok(s) => s,
+            Err(e) => match bincode::deserialize::<AgentSetV1>(bytes) {
+                // A snapshot from before the unit records: nothing recorded yet.
+                Ok(v1) => Self {
+                    config: v1.config,
+                    fleet: v1.fleet,
+                    sites: v1.sites,
+                    record: v1.record,
+                    counters: v1.counters,
+                    planner: Planner::default(),
+                    unit_buf: Vec::new(),
+                    unit_log: UnitLog::default(),
+                },
+                Err(_) => return Err(CoreError::Snapshot(e.to_string())),
+            },
+        };
         s.fleet.after_restore();
         s.unit_buf = vec![0.0; s.fleet.n_units()];
         Ok(s)

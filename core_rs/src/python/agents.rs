@@ -11,7 +11,7 @@ use super::gil::without_gil;
 use super::to_pyerr;
 use crate::agents::{
     AgentConfig, AgentSet, ArbitrageParams, Battery, BatteryParams, Decision, DroopCurve, FrParams,
-    Reason, Scope,
+    Reason, Scope, UnitRecords,
 };
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -334,8 +334,12 @@ impl PyAgentSet {
     /// (uint8 codes of `REASONS`), stored_mwh, and the site's headroom after
     /// the step: available_up_mw, available_down_mw, available_up_mwh,
     /// available_down_mwh. `forecasts` (n × width) gives
-    /// the price forecast used when event i re-plans. Releases the GIL.
-    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None))]
+    /// the price forecast used when event i re-plans. With `units=True` the
+    /// dict also has `"units"`: the thinned per-unit records of the same loop
+    /// (as `Pipeline.process_decide(units=True)`'s, SoC every
+    /// `soc_record_s` of event time). Releases the GIL.
+    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0))]
+    #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &mut self,
         py: Python<'py>,
@@ -344,7 +348,11 @@ impl PyAgentSet {
         price_per_mwh: PyReadonlyArray1<'py, f64>,
         sites: Option<PyReadonlyArray1<'py, i64>>,
         forecasts: Option<PyReadonlyArray2<'py, f64>>,
+        units: bool,
+        soc_record_s: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let mut recs = UnitRecords::default();
+        super::pipeline::set_cadence(&mut recs, soc_record_s)?;
         // Copies: Python may not write into them while the GIL is released.
         let ts: Vec<i64> = ts_ns.as_array().to_vec();
         let f: Vec<f64> = frequency_hz.as_array().to_vec();
@@ -363,12 +371,13 @@ impl PyAgentSet {
             forecasts.map(|a| (a.as_array().iter().copied().collect(), a.shape()[1]));
         let inner = &mut self.inner;
         let out = without_gil(py, || {
-            inner.run(
+            inner.run_units(
                 &ts,
                 &s,
                 &f,
                 &p,
                 fc.as_ref().map(|(v, w)| (v.as_slice(), *w)),
+                units.then_some(&mut recs),
             )
         })?;
         let d = PyDict::new(py);
@@ -397,6 +406,9 @@ impl PyAgentSet {
             "available_down_mwh",
             PyArray1::from_vec(py, out.available_down_mwh),
         )?;
+        if units {
+            d.set_item("units", super::pipeline::unit_records_dict(py, &recs)?)?;
+        }
         Ok(d)
     }
 

@@ -11,7 +11,7 @@ use super::features::{
 };
 use super::gil::without_gil;
 use super::to_pyerr;
-use crate::agents::{AgentSet, Battery, Decision};
+use crate::agents::{AgentSet, Battery, Decision, UnitRecords};
 use crate::features::FeatureEngine;
 use crate::pipeline::{DecisionColumns, Pipeline, NO_DECISION};
 use crate::CoreError;
@@ -49,6 +49,46 @@ fn decision_scalars<'py>(py: Python<'py>, d: Option<&Decision>) -> PyResult<Boun
     Ok(out)
 }
 
+/// Per-unit records as a dict of new arrays (keys: `UNIT_RECORD_KEYS` of
+/// `vpp.pipeline`): event and unit indices int64, powers/SoC float64,
+/// reason uint8.
+pub(super) fn unit_records_dict<'py>(
+    py: Python<'py>,
+    u: &UnitRecords,
+) -> PyResult<Bound<'py, PyDict>> {
+    let idx = |v: &[u64]| PyArray1::from_iter(py, v.iter().map(|&x| x as i64));
+    let d = PyDict::new(py);
+    d.set_item("dispatch_event", idx(&u.dispatch_event))?;
+    d.set_item("dispatch_unit", idx(&u.dispatch_unit))?;
+    d.set_item(
+        "dispatch_power_mw",
+        PyArray1::from_slice(py, &u.dispatch_power_mw),
+    )?;
+    d.set_item(
+        "dispatch_reason",
+        PyArray1::from_slice(py, &u.dispatch_reason),
+    )?;
+    d.set_item("soc_event", idx(&u.soc_event))?;
+    d.set_item("soc_unit", idx(&u.soc_unit))?;
+    d.set_item("soc_frac", PyArray1::from_slice(py, &u.soc_frac))?;
+    d.set_item(
+        "soc_stored_mwh",
+        PyArray1::from_slice(py, &u.soc_stored_mwh),
+    )?;
+    Ok(d)
+}
+
+/// `UnitRecords` with the cadence `soc_record_s`, checked.
+pub(super) fn set_cadence(u: &mut UnitRecords, soc_record_s: f64) -> PyResult<()> {
+    if soc_record_s.is_nan() || soc_record_s < 0.0 {
+        return Err(to_pyerr(CoreError::InvalidParameter(format!(
+            "soc_record_s: must be >= 0 (0: no SoC records), got {soc_record_s}"
+        ))));
+    }
+    u.soc_record_ns = UnitRecords::new(soc_record_s).soc_record_ns;
+    Ok(())
+}
+
 /// Features and compiled quantile forecasts per event (see `vpp.pipeline`).
 #[pyclass(name = "Pipeline", module = "vpp.pipeline", subclass)]
 pub struct PyPipeline {
@@ -56,6 +96,8 @@ pub struct PyPipeline {
     feats: Vec<f64>,
     preds: Vec<f64>,
     vals: Vec<f64>,
+    /// Per-unit record buffers, reused across calls.
+    units: UnitRecords,
 }
 
 impl PyPipeline {
@@ -66,6 +108,7 @@ impl PyPipeline {
         ts_ns: i64,
         values: &Bound<'_, PyAny>,
         site: &str,
+        units: bool,
     ) -> PyResult<Option<Decision>> {
         let idx = self.inner.engine_mut().site_index(site);
         let mut vals = std::mem::take(&mut self.vals);
@@ -88,14 +131,25 @@ impl PyPipeline {
             }
         }
         let v: &[f64] = &vals;
-        let res = self
-            .inner
-            .push(ts_ns, idx, v, &mut self.feats, &mut self.preds);
+        let res = if units {
+            self.inner.push_units(
+                ts_ns,
+                idx,
+                v,
+                &mut self.feats,
+                &mut self.preds,
+                &mut self.units,
+            )
+        } else {
+            self.inner
+                .push(ts_ns, idx, v, &mut self.feats, &mut self.preds)
+        };
         self.vals = vals;
         res.map_err(to_pyerr)
     }
 
     /// The batch call behind `process` and `process_decide`.
+    #[allow(clippy::too_many_arguments)]
     fn run_batch<'py>(
         &mut self,
         py: Python<'py>,
@@ -104,6 +158,7 @@ impl PyPipeline {
         sites: Option<&Bound<'py, PyAny>>,
         on_out_of_order: &str,
         decide: bool,
+        units: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mode = parse_on_out_of_order(on_out_of_order)?;
         let ts = ts_1d(py, ts_ns)?;
@@ -156,18 +211,31 @@ impl PyPipeline {
             reason,
             stored_mwh,
         };
-        without_gil(py, || {
-            inner.process(&t_ns, &v, &idx, mode, feats, preds, Some(out))
-        })?;
+        let mut recs = std::mem::take(&mut self.units);
+        let res = without_gil(py, || {
+            inner.process_units(
+                &t_ns,
+                &v,
+                &idx,
+                mode,
+                feats,
+                preds,
+                Some(out),
+                units.then_some(&mut recs),
+            )
+        });
+        self.units = recs;
+        res?;
         let dict = PyDict::new(py);
         for (name, arr) in DECISION_F64.iter().zip(cols) {
             dict.set_item(*name, arr)?;
         }
         dict.set_item("reason", reason_arr)?;
-        PyTuple::new(
-            py,
-            [feats_arr.into_any(), preds_arr.into_any(), dict.into_any()],
-        )
+        let mut items = vec![feats_arr.into_any(), preds_arr.into_any(), dict.into_any()];
+        if units {
+            items.push(unit_records_dict(py, &self.units)?.into_any());
+        }
+        PyTuple::new(py, items)
     }
 }
 
@@ -206,6 +274,7 @@ impl PyPipeline {
             feats,
             preds,
             vals,
+            units: UnitRecords::default(),
         })
     }
 
@@ -264,7 +333,7 @@ impl PyPipeline {
         values: &Bound<'py, PyAny>,
         site: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.push_event(ts_ns, values, site)?;
+        self.push_event(ts_ns, values, site, false)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
         PyTuple::new(py, [row.into_any(), pred.into_any()])
@@ -273,25 +342,34 @@ impl PyPipeline {
     /// Like `push`, with the attached agents deciding the event: returns
     /// `(features, forecast, decision)` where `decision` is a dict of
     /// scalars with the keys of `process_decide`'s dict (NaN and reason
-    /// `NO_DECISION` for a site the agents do not cover).
-    #[pyo3(signature = (ts_ns, values, site="grid"))]
+    /// `NO_DECISION` for a site the agents do not cover). With `units=True`
+    /// a fourth item holds the event's per-unit records (as
+    /// `process_decide`'s, event index 0).
+    #[pyo3(signature = (ts_ns, values, site="grid", *, units=false, soc_record_s=900.0))]
     fn push_decide<'py>(
         &mut self,
         py: Python<'py>,
         ts_ns: i64,
         values: &Bound<'py, PyAny>,
         site: &str,
+        units: bool,
+        soc_record_s: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if self.inner.agents().is_none() {
             return Err(PyValueError::new_err(
                 "no agents attached; call attach_agents first",
             ));
         }
-        let decision = self.push_event(ts_ns, values, site)?;
+        set_cadence(&mut self.units, soc_record_s)?;
+        let decision = self.push_event(ts_ns, values, site, units)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
         let d = decision_scalars(py, decision.as_ref())?;
-        PyTuple::new(py, [row.into_any(), pred.into_any(), d.into_any()])
+        let mut items = vec![row.into_any(), pred.into_any(), d.into_any()];
+        if units {
+            items.push(unit_records_dict(py, &self.units)?.into_any());
+        }
+        PyTuple::new(py, items)
     }
 
     /// A batch: returns `(features float64[n, n_features], forecasts
@@ -305,7 +383,7 @@ impl PyPipeline {
         sites: Option<&Bound<'py, PyAny>>,
         on_out_of_order: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.run_batch(py, ts_ns, values, sites, on_out_of_order, false)
+        self.run_batch(py, ts_ns, values, sites, on_out_of_order, false, false)
     }
 
     /// Attach agents (an `AgentSet` snapshot) that decide every event right
@@ -365,8 +443,11 @@ impl PyPipeline {
     /// fr_required_mw, fr_delivered_mw, arbitrage_mw, stored_mwh (float64[n])
     /// and reason (uint8[n], codes of `AGENT_REASONS`) to arrays; events not
     /// decided (skipped as out of order, or at a site the agents do not
-    /// cover) get NaN and reason `NO_DECISION`.
-    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise"))]
+    /// cover) get NaN and reason `NO_DECISION`. With `units=True` a fourth
+    /// item holds the thinned per-unit records written in the same loop
+    /// (`crate::agents::unit_log`; SoC every `soc_record_s` of event time).
+    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise", *, units=false, soc_record_s=900.0))]
+    #[allow(clippy::too_many_arguments)]
     fn process_decide<'py>(
         &mut self,
         py: Python<'py>,
@@ -374,13 +455,16 @@ impl PyPipeline {
         values: &Bound<'py, PyAny>,
         sites: Option<&Bound<'py, PyAny>>,
         on_out_of_order: &str,
+        units: bool,
+        soc_record_s: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if self.inner.agents().is_none() {
             return Err(PyValueError::new_err(
                 "no agents attached; call attach_agents first",
             ));
         }
-        self.run_batch(py, ts_ns, values, sites, on_out_of_order, true)
+        set_cadence(&mut self.units, soc_record_s)?;
+        self.run_batch(py, ts_ns, values, sites, on_out_of_order, true, units)
     }
 
     /// The feature engine's state (site histories) as bytes; the model is

@@ -192,6 +192,11 @@ class AgentSettings:
     plan_step_s: float = _key(3600.0, "trader's plan step and re-plan interval, s", _POSITIVE)
     horizon_steps: int = _key(48, "plan steps the trader looks ahead", _range(1, None))
     settlement_s: float = _key(3600.0, "settlement period of the market, s", _POSITIVE)
+    soc_record_s: float = _key(
+        900.0,
+        "cadence of each unit's SoC records in event time, s (0: only at each batch's end)",
+        _NON_NEGATIVE,
+    )
 
 
 @dataclass(frozen=True)

@@ -26,18 +26,19 @@ the stage takes the first batch's, in order of appearance. Events of sites
 the fleet does not cover get no decision and are counted
 (``undecided_events``), never an error.
 
-Records:
+Records (written from the same native loop that decides, see
+:data:`vpp.pipeline.UNIT_RECORD_KEYS`; unit ids are ``u{index}``, as
+:func:`vpp.mcp.fleet.unit_id`):
 
-* dispatch: ``ts_ns, site, unit, power_mw, reason, agent``, one per decided
-  event and site with ``unit = "*"`` (the site's units together, as
-  :func:`vpp.agents.records.dispatch_frame`). To keep the store small, an
-  event is recorded only when its power is non-zero or it differs (power or
-  reason) from the previous decided event of its site: a reader that holds
-  each record until the next one of the site sees every decision.
-* soc: ``ts_ns, site, unit, soc_frac, energy_mwh`` for every unit of each
-  site decided in the batch, at that site's last decided event; unit ids are
-  ``u{index}`` (:func:`vpp.mcp.fleet.unit_id`), energy is the stored energy,
-  MWh.
+* dispatch: ``ts_ns, site, unit, power_mw, reason, agent``, one per unit and
+  decided event where the unit's power or the site's reason differs from
+  that unit's previous record. Each record holds until the next one of its
+  unit; held that way, the records of a site's units add up to the site's
+  power at every event.
+* soc: ``ts_ns, site, unit, soc_frac, energy_mwh`` (the state after the
+  event's step, energy = stored energy in MWh) for every unit at the first
+  decided event of its site in each ``agents.soc_record_s`` slot of event
+  time, and at each site's last decided event of every batch.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from vpp.agents import REASONS, AgentSet
 from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
 from vpp.errors import SnapshotError
 from vpp.io import Telemetry
-from vpp.pipeline import DECISION_KEYS, NO_DECISION
+from vpp.pipeline import DECISION_KEYS, NO_DECISION, UNIT_RECORD_KEYS
 
 __all__ = ["AgentStage", "step_s"]
 
@@ -120,8 +121,8 @@ class AgentStage:
         self.signals: list[str] = []
         self.undecided = 0
         self.dispatch_records = 0
-        self._last_power: dict[str, float] = {}
-        self._last_reason: dict[str, int] = {}
+        self.soc_record_s = float(getattr(agents, "soc_record_s", 900.0))
+        self._units: dict[str, np.ndarray] | None = None  # per-unit records of the batch
         self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
 
     # -- set-up ------------------------------------------------------------------
@@ -166,6 +167,24 @@ class AgentStage:
         return fleet_meta(self.setup.fleet, self.setup.frequency_response)
 
     # -- decisions ---------------------------------------------------------------
+    def process_decide(
+        self, forecaster: Any, batch: Telemetry, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Features, forecasts and decisions of the attached path in one native call.
+
+        The per-unit records written in the same loop are kept for :meth:`records`.
+        """
+        feats, preds, decisions, units = forecaster.process_decide(
+            batch.ts_ns,
+            values,
+            batch.sites,
+            on_out_of_order="skip",
+            units=True,
+            soc_record_s=self.soc_record_s,
+        )
+        self._units = units
+        return feats, preds, decisions
+
     def run_alone(self, batch: Telemetry, values: np.ndarray) -> dict[str, np.ndarray]:
         """Decisions of the standalone path, in the shape of ``process_decide``'s."""
         assert self.agents is not None and self.setup is not None
@@ -184,15 +203,24 @@ class AgentStage:
             )
             for k in DECISION_KEYS
         }
+        self._units = None
         if keep.any():
             got = self.agents.run(
                 np.ascontiguousarray(batch.ts_ns[keep]),
                 np.ascontiguousarray(signal("frequency_hz")),
                 np.ascontiguousarray(signal("price_per_mwh")),
                 sites=np.ascontiguousarray(site_idx[keep]),
+                units=True,
+                soc_record_s=self.soc_record_s,
             )
             for k in DECISION_KEYS:
                 out[k][keep] = got[k]
+            # Event indices of the kept events -> indices in the batch.
+            where = np.flatnonzero(keep)
+            units = dict(got["units"])
+            for k in ("dispatch_event", "soc_event"):
+                units[k] = where[units[k]]
+            self._units = units
         return out
 
     def _in_order(self, batch: Telemetry) -> np.ndarray:
@@ -220,37 +248,56 @@ class AgentStage:
         reason = np.asarray(decisions["reason"])
         decided = reason != NO_DECISION
         self.undecided += int((~decided).sum())
-        idx = np.flatnonzero(decided)
-        sites = batch.sites[idx].astype(str)
-        power = np.asarray(decisions["total_mw"], dtype=np.float64)[idx]
-        codes = reason[idx].astype(np.int64)
-        keep = self._thin(sites, power, codes)
+        units = self._units if self._units is not None else _no_units()
+        self._units = None
+        ev = np.asarray(units["dispatch_event"], dtype=np.int64)
+        codes = np.asarray(units["dispatch_reason"], dtype=np.int64)
         dispatch = pd.DataFrame(
             {
-                "ts_ns": batch.ts_ns[idx][keep],
-                "site": sites[keep].astype(object),
-                "unit": "*",
-                "power_mw": power[keep],
-                "reason": _REASON_NAMES[codes[keep]],
-                "agent": _AGENT_NAMES[codes[keep]],
+                "ts_ns": batch.ts_ns[ev],
+                "site": batch.sites[ev].astype(str).astype(object),
+                "unit": _unit_ids(units["dispatch_unit"]),
+                "power_mw": np.asarray(units["dispatch_power_mw"], dtype=np.float64),
+                "reason": _REASON_NAMES[codes],
+                "agent": _AGENT_NAMES[codes],
             }
         )
         self.dispatch_records += len(dispatch)
-        return dispatch, self._soc(batch.ts_ns[idx], sites, forecaster)
+        idx = np.flatnonzero(decided)
+        sites = batch.sites[idx].astype(str)
+        return dispatch, self._soc(batch, units, batch.ts_ns[idx], sites, forecaster)
 
-    def _thin(self, sites: np.ndarray, power: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Keep events with power, or that change power or reason at their site."""
-        keep = np.ones(len(sites), dtype=bool)
-        for site in np.unique(sites):
-            where = np.flatnonzero(sites == site)
-            p, r = power[where], codes[where]
-            prev_p = np.concatenate(([self._last_power.get(site, np.nan)], p[:-1]))
-            prev_r = np.concatenate(([self._last_reason.get(site, -1)], r[:-1]))
-            keep[where] = (p != 0.0) | (prev_p != p) | (prev_r != r)
-            self._last_power[site], self._last_reason[site] = float(p[-1]), int(r[-1])
-        return keep
+    def _soc(
+        self,
+        batch: Telemetry,
+        units: dict[str, np.ndarray],
+        ts_ns: np.ndarray,
+        sites: np.ndarray,
+        forecaster: Any,
+    ) -> pd.DataFrame:
+        """Cadence records from the native loop plus each site's state at its last event."""
+        assert self.setup is not None
+        ev = np.asarray(units["soc_event"], dtype=np.int64)
+        cadence = pd.DataFrame(
+            {
+                "ts_ns": batch.ts_ns[ev],
+                "site": batch.sites[ev].astype(str).astype(object),
+                "unit": _unit_ids(units["soc_unit"]),
+                "soc_frac": np.asarray(units["soc_frac"], dtype=np.float64),
+                "energy_mwh": np.asarray(units["soc_stored_mwh"], dtype=np.float64),
+                "_u": np.asarray(units["soc_unit"], dtype=np.int64),
+            }
+        )
+        last = self._soc_at_end(ts_ns, sites, forecaster)
+        if not len(last):
+            return cadence.drop(columns="_u")
+        both = cadence if not len(cadence) else pd.concat([cadence, last], ignore_index=True)
+        # A site's last event may also be a cadence event: the same state, once.
+        both = both.drop_duplicates(subset=["ts_ns", "_u"], keep="first")
+        both = both.sort_values(["ts_ns", "_u"], kind="stable", ignore_index=True)
+        return both.drop(columns="_u")
 
-    def _soc(self, ts_ns: np.ndarray, sites: np.ndarray, forecaster: Any) -> pd.DataFrame:
+    def _soc_at_end(self, ts_ns: np.ndarray, sites: np.ndarray, forecaster: Any) -> pd.DataFrame:
         assert self.setup is not None
         fleet = self.setup.fleet
         if self.attached:
@@ -275,6 +322,7 @@ class AgentStage:
                 "unit": np.array([_unit_id(i) for i, _ in units], dtype=object),
                 "soc_frac": np.array([soc[i] for i, _ in units], dtype=np.float64),
                 "energy_mwh": np.array([stored[i] for i, _ in units], dtype=np.float64),
+                "_u": np.array([i for i, _ in units], dtype=np.int64),
             }
         )
 
@@ -295,8 +343,6 @@ class AgentStage:
             "default_dt_s": self.setup.fleet.default_dt_s,
             "undecided": self.undecided,
             "dispatch_records": self.dispatch_records,
-            "last_power": self._last_power,
-            "last_reason": self._last_reason,
             "last_ts": self._last_ts,
         }
         return {"agents": bytes(blob), "agent_stage": json.dumps(own).encode()}
@@ -323,8 +369,6 @@ class AgentStage:
             )
         self.undecided = int(own.get("undecided", 0))
         self.dispatch_records = int(own.get("dispatch_records", 0))
-        self._last_power = {str(k): float(v) for k, v in own.get("last_power", {}).items()}
-        self._last_reason = {str(k): int(v) for k, v in own.get("last_reason", {}).items()}
         self._last_ts = {str(k): int(v) for k, v in own.get("last_ts", {}).items()}
         self._start(agents, forecaster)
 
@@ -372,6 +416,21 @@ class AgentStage:
                 **{k: round(float(v), 6) for k, v in dict(agents.record).items()},
             }
         return out
+
+
+def _unit_ids(units: np.ndarray) -> np.ndarray:
+    """``u{index}`` for each unit index (object array)."""
+    units = np.asarray(units, dtype=np.int64)
+    names = np.array([_unit_id(i) for i in range(int(units.max()) + 1)] if units.size else [])
+    return names.astype(object)[units] if units.size else np.array([], dtype=object)
+
+
+def _no_units() -> dict[str, np.ndarray]:
+    """Empty per-unit records (a batch nothing was decided in)."""
+    return {
+        k: np.array([], dtype=np.float64 if k.endswith(("_mw", "_frac", "_mwh")) else np.int64)
+        for k in UNIT_RECORD_KEYS
+    }
 
 
 def _attachable(forecaster: Any) -> bool:

@@ -84,9 +84,7 @@ class BatchProcessor:
         else:
             if stage is not None and stage.attached:
                 # Features, forecasts and decisions in one native call.
-                feats, preds, decisions = self.forecaster.process_decide(
-                    batch.ts_ns, values, batch.sites, on_out_of_order="skip"
-                )
+                feats, preds, decisions = stage.process_decide(self.forecaster, batch, values)
             else:
                 feats, preds = self.forecaster.process(
                     batch.ts_ns, values, batch.sites, on_out_of_order="skip"
