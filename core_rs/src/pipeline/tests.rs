@@ -366,6 +366,115 @@ fn batch_decisions_equal_push_loop_and_agents_alone() {
     assert!((stored - d.stored[*keep.last().unwrap()]).abs() < 1e-12);
 }
 
+/// Per-unit records: the batch equals a loop of `push_units` (event indices
+/// remapped) and the agents alone over the decided events.
+#[test]
+fn batch_unit_records_equal_push_loop_and_agents_alone() {
+    use crate::agents::UnitRecords;
+    let spec = spec(&["load_mw", "frequency_hz", "price_per_mwh"]);
+    let nf = spec.layout().n_features;
+    let Some(lib) = fake_model(nf) else {
+        eprintln!("no C compiler: skipped");
+        return;
+    };
+    let n = 300;
+    let (mut ts, mut sites, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        // Event 40 repeats a timestamp (skipped); every 7th is the uncovered site.
+        let t = if i == 40 { 39 * 60 } else { i as i64 * 60 };
+        ts.push(t * 1_000_000_000);
+        sites.push(usize::from(i % 7 == 6));
+        // Runs of nominal frequency (power 0, thinned) between deviations.
+        let f = if (i / 20) % 2 == 0 {
+            50.0
+        } else {
+            50.0 - 0.4 * ((i as f64) * 0.3).sin()
+        };
+        vals.extend_from_slice(&[100.0, f, 45.0]);
+    }
+    let build = || {
+        let mut p = Pipeline::new(spec.clone(), &lib, "load_mw").unwrap();
+        assert_eq!(p.engine_mut().site_index("grid"), 0);
+        p.attach_agents(fr_agents(3));
+        assert_eq!(p.engine_mut().site_index("other"), 1);
+        p
+    };
+    let (mut f, mut q) = (vec![0.0; n * nf], vec![0.0; n * 2]);
+    let mut batch = build();
+    let mut got = UnitRecords::new(600.0);
+    batch
+        .process_units(
+            &ts,
+            &vals,
+            &sites,
+            OnOutOfOrder::Skip,
+            &mut f,
+            &mut q,
+            None,
+            Some(&mut got),
+        )
+        .unwrap();
+    assert!(got.n_dispatch() > 3 && got.n_dispatch() < 3 * n, "thinned");
+    // 300 min of events, a record every 10 min per unit.
+    assert_eq!(got.n_soc(), 3 * 30);
+    let mut looped = build();
+    let mut want = UnitRecords::new(600.0);
+    let mut one = UnitRecords::new(600.0);
+    let (mut row, mut pred) = (vec![0.0; nf], vec![0.0; 2]);
+    let mut decided = Vec::new();
+    for i in 0..n {
+        let v = &vals[3 * i..3 * i + 3];
+        match looped.push_units(ts[i], sites[i], v, &mut row, &mut pred, &mut one) {
+            Ok(d) => {
+                if d.is_some() {
+                    decided.push(i);
+                }
+            }
+            Err(CoreError::OutOfOrder { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+        append(&mut want, &one, i as u64);
+    }
+    assert_eq!(got, want);
+    // The agents alone over the decided events.
+    let mut alone = fr_agents(3);
+    let mut own = UnitRecords::new(600.0);
+    alone
+        .run_units(
+            &decided.iter().map(|&i| ts[i]).collect::<Vec<_>>(),
+            &vec![0; decided.len()],
+            &decided.iter().map(|&i| vals[3 * i + 1]).collect::<Vec<_>>(),
+            &decided.iter().map(|&i| vals[3 * i + 2]).collect::<Vec<_>>(),
+            None,
+            Some(&mut own),
+        )
+        .unwrap();
+    for e in own
+        .dispatch_event
+        .iter_mut()
+        .chain(own.soc_event.iter_mut())
+    {
+        *e = decided[*e as usize] as u64;
+    }
+    assert_eq!(own, got);
+}
+
+/// `into` += `one`'s records with their event index set to `event`.
+fn append(into: &mut crate::agents::UnitRecords, one: &crate::agents::UnitRecords, event: u64) {
+    for k in 0..one.n_dispatch() {
+        into.dispatch_event.push(event + one.dispatch_event[k]);
+        into.dispatch_unit.push(one.dispatch_unit[k]);
+        into.dispatch_power_mw.push(one.dispatch_power_mw[k]);
+        into.dispatch_reason.push(one.dispatch_reason[k]);
+    }
+    for k in 0..one.n_soc() {
+        into.soc_event.push(event + one.soc_event[k]);
+        into.soc_unit.push(one.soc_unit[k]);
+        into.soc_frac.push(one.soc_frac[k]);
+        into.soc_stored_mwh.push(one.soc_stored_mwh[k]);
+    }
+}
+
 #[test]
 fn missing_library_is_a_model_error() {
     let err = Pipeline::new(
