@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.mcp.helpers import copy_store, fill_store, train_tiny_model, write_fleet
+from tests.mcp.helpers import FLEET_RUN_ARGS, copy_store, fill_store, train_tiny_model, write_fleet
 
 
 @pytest.fixture(scope="session")
 def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store filled by `vpp run --twin --days 2` (do not modify: copy it)."""
-    return fill_store(tmp_path_factory.mktemp("mcp-store") / "store.sqlite")
+    """A store filled by `vpp run --twin --days 2` running the tests' fleet
+    (:data:`tests.mcp.helpers.FLEET`; do not modify: copy it)."""
+    path = tmp_path_factory.mktemp("mcp-store") / "store.sqlite"
+    return fill_store(path, 2.0, *FLEET_RUN_ARGS)
 
 
 @pytest.fixture(scope="session")
@@ -30,4 +32,5 @@ def store(base_store: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fleet_file(tmp_path: Path) -> Path:
+    """The tests' fleet as a ``--fleet-config`` file: the fleet the pipeline runs."""
     return write_fleet(tmp_path / "fleet.json")

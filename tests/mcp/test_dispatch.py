@@ -1,37 +1,21 @@
-"""Guarded dispatch through a real MCP client: limits, tokens, idempotency, audit."""
+"""Guarded dispatch through a real MCP client: limits, tokens, idempotency, audit.
+
+The server runs its own fleet (``--own-fleet``) beside the pipeline's in the
+store ``vpp run`` filled: its units have their own ids and start from the
+configured SoC (0.5), so the limits below are exact, and the pipeline's
+records stay untouched.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.mcp.helpers import copy_store, stdio_client
+from tests.mcp.helpers import stdio_client
 from vpp.io import open_store
 from vpp.mcp import verify_audit_log
-
-
-@pytest.fixture
-def store(base_store: Path, tmp_path: Path) -> Path:
-    """A private copy of the filled store without the pipeline's SoC records.
-
-    ``vpp run`` writes the SoC of its own fleet (one 1 MW / 2 MWh unit ``u0``
-    per site); these tests bring another fleet (``fleet_file``) and start from
-    its configured SoC.
-    """
-    path = copy_store(base_store, tmp_path / "data")
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            conn.execute("DELETE FROM soc")
-            conn.execute("DELETE FROM soc_units")
-    finally:
-        conn.close()
-    return path
 
 
 def _text(result: Any) -> str:
@@ -44,7 +28,14 @@ def _mcp_dispatch_rows(store: Path) -> int:
 
 
 def _args(fleet_file: Path, *extra: str) -> tuple[str, ...]:
-    return ("--fleet-config", str(fleet_file), *extra)
+    return ("--fleet-config", str(fleet_file), "--own-fleet", *extra)
+
+
+def _pipeline_rows(store: Path) -> tuple[int, int]:
+    """Dispatch and SoC records of the pipeline's units ``u<i>``."""
+    with open_store(store) as s:
+        d, soc = s.dispatch_range(), s.soc_range()
+    return int(d["unit"].str.match(r"^u\d+$").sum()), int(soc["unit"].str.match(r"^u\d+$").sum())
 
 
 def test_over_limit_plans_get_no_token_and_cannot_dispatch(
@@ -129,6 +120,7 @@ def test_execute_once_replay_and_restart(store: Path, fleet_file: Path, tmp_path
             status = (await c.call_tool("get_fleet_status", {})).data
             return plan, done, again, status
 
+    pipeline_before = _pipeline_rows(store)
     plan, done, again, status = asyncio.run(first())
     assert plan["feasible"] and done["status"] == "executed" and done["replayed"] is False
     assert again == {**done, "replayed": True}
@@ -138,11 +130,17 @@ def test_execute_once_replay_and_restart(store: Path, fleet_file: Path, tmp_path
         recs = s.dispatch_range(agent="mcp")
         soc = s.soc_latest("grid")
     assert abs(recs["power_mw"].clip(lower=0).sum() - 3.0) < 1e-9  # the start rows add to 3 MW
+    # The own fleet's ids: a prefix with its fingerprint, never the pipeline's u<i>.
+    prefix = status["fleet_identity"]["unit_id_prefix"]
+    assert prefix == "mcp-" + status["fleet_identity"]["server_fleet"]["fingerprint"][:8] + "-"
+    own = {f"{prefix}u{i}" for i in range(4)}
+    assert set(recs["unit"]) == own and own <= set(soc["unit"])
+    assert _pipeline_rows(store) == pipeline_before
     # The SoC after the dispatch persisted and is what the fleet reports now.
-    assert set(soc["unit"]) == {"u0", "u1", "u2", "u3"}
     for u in status["units"]:
         assert u["soc_source"] == "store"
-        assert abs(u["soc_frac"] - plan["units"][int(u["unit"][1:])]["soc_after"]) < 1e-6
+        i = int(u["unit"].removeprefix(prefix + "u"))
+        assert abs(u["soc_frac"] - plan["units"][i]["soc_after"]) < 1e-6
     # 1.5 MWh delivered over 4 units at 0.95 efficiency from 16 MWh at SoC 0.5.
     assert abs(status["fleet"]["stored_mwh"] - (8.0 - 1.5 / 0.95)) < 1e-6
 

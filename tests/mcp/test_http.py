@@ -27,7 +27,7 @@ def test_tools_over_http_with_token(store: Path, fleet_file: Path, tmp_path: Pat
                 tools = {t.name for t in await c.list_tools()}
                 state = (await c.call_tool("get_grid_state", {})).data
                 fleet = (await c.call_tool("get_fleet_status", {})).data
-                p = {"site": "grid", "power_mw": 1.0, "duration_min": 10.0}
+                p = {"site": "grid", "power_mw": -1.0, "duration_min": 10.0}
                 plan = (await c.call_tool("plan_dispatch", p)).data
                 done = (
                     await c.call_tool(
@@ -83,7 +83,7 @@ def test_token_file_names_the_client_in_the_audit_log(
 
         async def dispatch_as(token: str) -> None:
             async with srv.client(token=token) as c:
-                p = {"site": "grid", "power_mw": 0.5, "duration_min": 5.0}
+                p = {"site": "grid", "power_mw": -0.5, "duration_min": 5.0}
                 plan = (await c.call_tool("plan_dispatch", p)).data
                 await c.call_tool("dispatch_battery", {**p, "confirm_token": plan["confirm_token"]})
 

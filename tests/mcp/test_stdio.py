@@ -96,7 +96,8 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
                 "explain_forecast": {"site": "grid", "top_k": 5},
                 "detect_anomalies": {"site": "grid", "since": "12h"},
                 "get_fleet_status": {},
-                "plan_dispatch": {"site": "grid", "power_mw": 1.5, "duration_min": 15},
+                # Charge: the pipeline's arbitrage leaves the fleet near its minimum SoC.
+                "plan_dispatch": {"site": "grid", "power_mw": -1.5, "duration_min": 15},
             }
             for name, args in calls.items():
                 r = await c.call_tool(name, args, raise_on_error=False)
@@ -107,7 +108,7 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
                 "dispatch_battery",
                 {
                     "site": "grid",
-                    "power_mw": 1.5,
+                    "power_mw": -1.5,
                     "duration_min": 15,
                     "confirm_token": plan["confirm_token"],
                 },
@@ -156,8 +157,11 @@ def test_every_tool_answers(store: Path, fleet_file: Path, tiny_model: Path) -> 
     assert an["staleness"]["stale"] is True  # twin data is from the past
     fleet = out["get_fleet_status"]["fleet"]
     assert fleet["units"] == 4 and fleet["reserved_mw"] == 2.0
+    ident = out["get_fleet_status"]["fleet_identity"]
+    assert ident["matches_record"] is True and ident["dispatch_allowed"] is True
+    assert {u["soc_source"] for u in out["get_fleet_status"]["units"]} == {"store"}
     assert out["dispatch_battery"]["status"] == "executed"
-    assert abs(out["dispatch_battery"]["delivered_mwh"] - 1.5 * 0.25) < 1e-9
+    assert abs(out["dispatch_battery"]["delivered_mwh"] + 1.5 * 0.25) < 1e-9
     bt_error, bt_text, bt = out["run_backtest"]
     import vpp.cli.main as cli
 

@@ -37,7 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "(default: $VPP_MCP_TOKEN)",
     )
     add_store_arg(p)
-    p.add_argument("--fleet-config", metavar="FILE", help="fleet JSON (see vpp.mcp.fleet)")
+    p.add_argument(
+        "--fleet-config",
+        metavar="FILE",
+        help="fleet JSON (see vpp.mcp.fleet); must be the fleet the pipeline runs in the "
+        "store to dispatch (default: the store's fleet)",
+    )
+    p.add_argument(
+        "--own-fleet",
+        action="store_true",
+        help="the --fleet-config fleet is separate from the pipeline's: its units get "
+        "their own ids (mcp-<fingerprint>-u<i>) and SoC records",
+    )
     p.add_argument(
         "--max-dispatch-mw",
         type=float,
@@ -98,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = McpConfig(
         store_url=args.store,
         fleet_config=args.fleet_config,
+        own_fleet=bool(getattr(args, "own_fleet", False)),
         max_dispatch_mw=args.max_dispatch_mw,
         audit_log=args.audit_log,
         model_dir=args.model,

@@ -21,7 +21,10 @@ class McpConfig:
         store_url: store URL or path (``None``: the default store).
         fleet_config: JSON file of the fleet (``None``: the store's
             ``fleet_config`` metadata if the pipeline wrote one, else one
-            default battery per site).
+            default battery per site). It must be the store's fleet of
+            record to dispatch (see :mod:`vpp.mcp.fleet_identity`).
+        own_fleet: the ``fleet_config`` fleet is separate from the
+            pipeline's: own unit ids, no fleet-of-record check.
         max_dispatch_mw: largest |power| ``dispatch_battery`` accepts, MW
             (``None``: only the fleet's physical limits).
         audit_log: the audit log path (``None``: beside the store).
@@ -34,6 +37,7 @@ class McpConfig:
 
     store_url: str | None = None
     fleet_config: str | None = None
+    own_fleet: bool = False
     max_dispatch_mw: float | None = None
     audit_log: str | None = None
     model_dir: str | None = None

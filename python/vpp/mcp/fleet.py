@@ -8,6 +8,11 @@ steps of ``step_s``, splitting the set-point across a site's units by
 headroom as the fleet allocator does; execution runs the same simulation on
 the live units and writes dispatch and SoC records to the store.
 
+Unit ids are the pipeline's ``u<i>`` unless the server runs its own fleet
+(``unit_prefix``, see :mod:`vpp.mcp.fleet_identity`); the store's SoC is
+used only when the caller says the fleet is the one that wrote it
+(``use_store_soc``).
+
 Frequency-response reserve: when the fleet holds a contract
 (``FrequencyResponseConfig.contracted_mw``), each site keeps a share of it
 proportional to its discharge rating, as power each way and as energy for
@@ -35,9 +40,9 @@ MCP_AGENT = "mcp"
 _TOL = 1e-6
 
 
-def unit_id(index: int) -> str:
-    """Id of unit ``index`` in dispatch and SoC records (same as the pipeline's)."""
-    return f"u{index}"
+def unit_id(index: int, prefix: str = "") -> str:
+    """Id of unit ``index`` in dispatch and SoC records (``u<i>``, as the pipeline's)."""
+    return f"{prefix}u{index}"
 
 
 def _battery(d: dict[str, Any]) -> BatteryConfig:
@@ -113,6 +118,7 @@ class FleetModel:
         config: the fleet.
         frequency_response: its frequency-response contract (for the reserve).
         step_s: simulation step of plans and executions, s.
+        unit_prefix: prefix of the unit ids (``""``: the pipeline's ``u<i>``).
     """
 
     def __init__(
@@ -121,8 +127,10 @@ class FleetModel:
         config: FleetConfig,
         frequency_response: FrequencyResponseConfig | None = None,
         step_s: float = 60.0,
+        unit_prefix: str = "",
     ) -> None:
         self.store = store
+        self.unit_prefix = unit_prefix
         self.config = config
         self.fr = frequency_response or FrequencyResponseConfig()
         self.step_s = float(step_s)
@@ -133,9 +141,17 @@ class FleetModel:
         s = self.config.site_index(site)
         return [i for i, us in enumerate(self.config.unit_sites) if us == s]
 
-    def load_units(self) -> tuple[list[Battery], dict[int, str]]:
-        """Fresh unit models at their latest SoC; returns (units, SoC source per unit)."""
-        latest = self.store.soc_latest()
+    def uid(self, index: int) -> str:
+        """Id of unit ``index`` in this server's records."""
+        return unit_id(index, self.unit_prefix)
+
+    def load_units(self, use_store_soc: bool = True) -> tuple[list[Battery], dict[int, str]]:
+        """Fresh unit models at their latest SoC; returns (units, SoC source per unit).
+
+        With ``use_store_soc=False`` every unit starts from its configured
+        ``start_soc`` (the store's records belong to another fleet).
+        """
+        latest = self.store.soc_latest() if use_store_soc else ()
         soc_of: dict[tuple[str, str], float] = {}
         if len(latest):
             for site, unit, soc in zip(
@@ -147,7 +163,7 @@ class FleetModel:
         source: dict[int, str] = {}
         for i, (cfg, s) in enumerate(zip(self.config.units, self.config.unit_sites, strict=True)):
             b = Battery(cfg)
-            key = (self.config.sites[s], unit_id(i))
+            key = (self.config.sites[s], self.uid(i))
             if key in soc_of:
                 b.set_soc(soc_of[key])
                 source[i] = "store"
@@ -165,15 +181,15 @@ class FleetModel:
         mw = self.fr.contracted_mw * rating / total
         return mw, mw * self.fr.sustain_s / 3600.0
 
-    def status(self) -> dict[str, Any]:
+    def status(self, use_store_soc: bool = True) -> dict[str, Any]:
         """Per-unit and per-site SoC, available power and energy, and reserve."""
-        units, source = self.load_units()
+        units, source = self.load_units(use_store_soc)
         dt = self.step_s
         rows = []
         for i, b in enumerate(units):
             rows.append(
                 {
-                    "unit": unit_id(i),
+                    "unit": self.uid(i),
                     "site": self.config.sites[self.config.unit_sites[i]],
                     "soc_frac": round(b.soc, 6),
                     "stored_mwh": round(b.stored_mwh, 6),
@@ -347,7 +363,7 @@ class FleetModel:
             "expected_energy_mwh": round(sim.delivered_mwh, 6),
             "units": [
                 {
-                    "unit": unit_id(i),
+                    "unit": self.uid(i),
                     "power_mw": round(p, 6),
                     "soc_before": round(b0, 6),
                     "soc_after": round(units[i].soc, 6),
@@ -385,7 +401,7 @@ class FleetModel:
         def add(ts: int, i: int, p: float, reason: str) -> None:
             recs["ts_ns"].append(ts)
             recs["site"].append(site)
-            recs["unit"].append(unit_id(i))
+            recs["unit"].append(self.uid(i))
             recs["power_mw"].append(p)
             recs["reason"].append(reason)
             recs["agent"].append(MCP_AGENT)
@@ -402,7 +418,7 @@ class FleetModel:
             {
                 "ts_ns": [t_end] * len(idx),
                 "site": [site] * len(idx),
-                "unit": [unit_id(i) for i in idx],
+                "unit": [self.uid(i) for i in idx],
                 "soc_frac": [units[i].soc for i in idx],
                 "energy_mwh": [units[i].stored_mwh for i in idx],
             }
@@ -418,7 +434,7 @@ class FleetModel:
             "dispatch_records": len(recs["ts_ns"]),
             "units": [
                 {
-                    "unit": unit_id(i),
+                    "unit": self.uid(i),
                     "power_mw": round(sim.steps[0][k], 6),
                     "soc_before": round(before[i], 6),
                     "soc_after": round(units[i].soc, 6),

@@ -19,13 +19,14 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from pydantic import Field
 
-from vpp.errors import VppError
+from vpp.errors import ParameterError, VppError
 from vpp.io import open_store
 from vpp.mcp.audit import AuditLog, plain
 from vpp.mcp.backtest import run_backtest_subprocess
 from vpp.mcp.config import McpConfig, default_audit_path
 from vpp.mcp.confirm import ConfirmTokens, TokenRefused
 from vpp.mcp.fleet import FleetModel, load_fleet_config
+from vpp.mcp.fleet_identity import FleetGuard
 from vpp.mcp.forecast import ForecastService, ForecastUnavailable
 from vpp.mcp.grid import AnomalyLimits, grid_state, iso
 from vpp.mcp.grid import detect_anomalies as find_anomalies
@@ -68,10 +69,32 @@ class ServerState:
         self.cfg = cfg
         self.store = open_store(cfg.store_url)
         fleet_source: Any = cfg.fleet_config
+        label = f"--fleet-config {cfg.fleet_config}"
+        if cfg.own_fleet and fleet_source is None:
+            raise ParameterError("--own-fleet needs --fleet-config (the server's own fleet)")
         if fleet_source is None:
             fleet_source = self.store.get_meta("fleet_config")
-        fleet_cfg, fr = load_fleet_config(fleet_source, default_sites=self.store.sites() or None)
-        self.fleet = FleetModel(self.store, fleet_cfg, fr, step_s=fleet_cfg.default_dt_s)
+            label = "store fleet_config (vpp run)"
+            if fleet_source is None:
+                label = "default: one battery per site with data"
+        default_sites = self.store.sites() or None
+        fleet_cfg, fr = load_fleet_config(fleet_source, default_sites=default_sites)
+        self.guard = FleetGuard(
+            self.store,
+            fleet_cfg,
+            fr,
+            label,
+            explicit=cfg.fleet_config is not None,
+            own_fleet=cfg.own_fleet,
+            parse=lambda meta: load_fleet_config(meta, default_sites=default_sites)[0],
+        )
+        self.fleet = FleetModel(
+            self.store,
+            fleet_cfg,
+            fr,
+            step_s=fleet_cfg.default_dt_s,
+            unit_prefix=self.guard.unit_prefix,
+        )
         self.nominal_hz = fr.nominal_hz
         self.tokens = ConfirmTokens(self.store, ttl_s=cfg.token_ttl_s)
         self.audit = AuditLog(cfg.audit_log or default_audit_path(self.store))
@@ -99,6 +122,20 @@ class ServerState:
         return prev
 
     # -- helpers --------------------------------------------------------------
+    def fleet_may_act(self) -> None:
+        """ToolError unless the server's fleet may use the store's SoC and dispatch."""
+        check = self.guard.check()
+        if not check.ok:
+            raise ToolError(str(check.problem))
+
+    def fleet_status(self) -> dict[str, Any]:
+        """The fleet's state plus which fleet it is and where its SoC comes from."""
+        check = self.guard.check()
+        return {
+            "fleet_identity": self.guard.report(check),
+            **self.fleet.status(use_store_soc=check.ok),
+        }
+
     def sites_or_error(self, site: str | None) -> list[str]:
         sites = self.store.sites()
         if site is None:
@@ -231,7 +268,7 @@ def build_server(cfg: McpConfig, state: ServerState | None = None) -> FastMCP:
     @_tool_errors
     def get_fleet_status() -> dict[str, Any]:
         """Per-unit and fleet SoC, available up/down power and energy, reserved headroom."""
-        return st.fleet.status()
+        return st.fleet_status()
 
     @mcp.tool(annotations=read_only)
     @_tool_errors
@@ -244,6 +281,7 @@ def build_server(cfg: McpConfig, state: ServerState | None = None) -> FastMCP:
         """
         if power_mw == 0:
             raise ToolError("power_mw must be non-zero (positive discharges, negative charges)")
+        st.fleet_may_act()
         plan = st.fleet.plan(site, power_mw, duration_min, st.cfg.max_dispatch_mw)
         if plan["feasible"]:
             params = {"site": site, "power_mw": power_mw, "duration_min": duration_min}
@@ -277,6 +315,11 @@ def build_server(cfg: McpConfig, state: ServerState | None = None) -> FastMCP:
         who = _who()
         params = {"site": site, "power_mw": power_mw, "duration_min": duration_min}
         with st.tokens.lock:
+            check = st.guard.check()
+            if not check.ok:
+                # Before the token is claimed: the plan stays usable once the fleets agree.
+                _audit(st, who, params, None, {"status": "refused", "reason": check.problem})
+                raise ToolError(str(check.problem))
             try:
                 claim = st.tokens.claim(confirm_token, params)
             except TokenRefused as exc:
@@ -298,6 +341,7 @@ def build_server(cfg: McpConfig, state: ServerState | None = None) -> FastMCP:
                     "binding_limits": plan["binding_limits"],
                 }
             else:
+                st.guard.ensure_recorded()
                 result = {"status": "executed", **st.fleet.execute(site, power_mw, duration_min)}
             st.tokens.record(claim, params, result)
             _audit(st, who, params, claim.token_id, result)
