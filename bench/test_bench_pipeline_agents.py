@@ -5,7 +5,8 @@ Twin telemetry, 3 sites x 10 days at 1 min (43,200 events), the shipped
 default model and a fleet of 99 units (33 per site, 20 MW / 40 MWh each) with
 frequency response contracted and the trader on. Each test records in
 ``extra_info`` its events per second and that its forecasts agree with the
-plain pipeline's; the last one records the cost of the agents per event.
+plain pipeline's; the last one records the cost of the agents per event and
+of the per-unit records (``units=True``) on top of the decisions.
 Timings are recorded, not asserted.
 """
 
@@ -75,6 +76,21 @@ def test_process_decide_features_forecast_agents(benchmark, stream, plain_foreca
     benchmark.extra_info["decided"] = int((decisions["reason"] != 255).sum())
 
 
+def test_process_decide_with_unit_records(benchmark, stream, plain_forecasts) -> None:  # type: ignore[no-untyped-def]
+    setup = fleet_from_settings(BATTERY, AGENTS, stream.site_ids(), default_dt_s=60.0)
+
+    def run() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        p = Pipeline(None, MODEL_DIR)
+        p.attach_agents(setup.new_agents(), stream.site_ids())
+        _, preds, _, units = p.process_decide(stream.ts_ns, stream.values, stream.sites, units=True)
+        return preds, units
+
+    preds, units = benchmark.pedantic(run, rounds=5, iterations=1)
+    _record(benchmark, "decide_units", len(stream), bool(np.array_equal(preds, plain_forecasts)))
+    benchmark.extra_info["dispatch_records"] = len(units["dispatch_event"])
+    benchmark.extra_info["soc_records"] = len(units["soc_event"])
+
+
 def test_batch_processor_with_records(benchmark, stream) -> None:  # type: ignore[no-untyped-def]
     def run() -> int:
         stage = AgentStage(BATTERY, AGENTS, sites=stream.site_ids(), default_dt_s=60.0)
@@ -96,6 +112,9 @@ def test_agent_cost_per_event(benchmark, stream) -> None:  # type: ignore[no-unt
     if {"plain", "decide"} <= MEDIANS.keys():
         extra = (MEDIANS["decide"] - MEDIANS["plain"]) / n
         benchmark.extra_info["agents_us_per_event"] = round(extra * 1e6, 3)
+    if {"decide", "decide_units"} <= MEDIANS.keys():
+        extra = (MEDIANS["decide_units"] - MEDIANS["decide"]) / n
+        benchmark.extra_info["unit_records_us_per_event"] = round(extra * 1e6, 3)
     if {"plain", "processor"} <= MEDIANS.keys():
         extra = (MEDIANS["processor"] - MEDIANS["plain"]) / n
         benchmark.extra_info["agents_and_records_us_per_event"] = round(extra * 1e6, 3)

@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from vpp.agents import REASONS, AgentSet
 from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
@@ -126,6 +127,12 @@ class AgentStage:
         self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
 
     # -- set-up ------------------------------------------------------------------
+    @property
+    def _unit_names(self) -> np.ndarray:
+        """``u{index}`` of every unit of the fleet, by index."""
+        n = len(self.setup.fleet.units) if self.setup is not None else 0
+        return np.array([_unit_id(i) for i in range(n)], dtype=object)
+
     @property
     def sites(self) -> list[str]:
         """The fleet's sites (empty before the first batch when not given)."""
@@ -252,25 +259,31 @@ class AgentStage:
         self._units = None
         ev = np.asarray(units["dispatch_event"], dtype=np.int64)
         codes = np.asarray(units["dispatch_reason"], dtype=np.int64)
+        # Per-unit records run to millions per batch with a large fleet: the
+        # string columns are taken from a few names by code, in Arrow.
+        site_names, site_code = np.unique(batch.sites.astype(str), return_inverse=True)
         dispatch = pd.DataFrame(
             {
                 "ts_ns": batch.ts_ns[ev],
-                "site": batch.sites[ev].astype(str).astype(object),
-                "unit": _unit_ids(units["dispatch_unit"]),
+                "site": _take(site_names, site_code[ev]),
+                "unit": _take(self._unit_names, units["dispatch_unit"]),
                 "power_mw": np.asarray(units["dispatch_power_mw"], dtype=np.float64),
-                "reason": _REASON_NAMES[codes],
-                "agent": _AGENT_NAMES[codes],
+                "reason": _take(_REASON_NAMES, codes),
+                "agent": _take(_AGENT_NAMES, codes),
             }
         )
         self.dispatch_records += len(dispatch)
         idx = np.flatnonzero(decided)
         sites = batch.sites[idx].astype(str)
-        return dispatch, self._soc(batch, units, batch.ts_ns[idx], sites, forecaster)
+        soc = self._soc(batch, units, site_names, site_code, batch.ts_ns[idx], sites, forecaster)
+        return dispatch, soc
 
     def _soc(
         self,
         batch: Telemetry,
         units: dict[str, np.ndarray],
+        site_names: np.ndarray,
+        site_code: np.ndarray,
         ts_ns: np.ndarray,
         sites: np.ndarray,
         forecaster: Any,
@@ -281,8 +294,8 @@ class AgentStage:
         cadence = pd.DataFrame(
             {
                 "ts_ns": batch.ts_ns[ev],
-                "site": batch.sites[ev].astype(str).astype(object),
-                "unit": _unit_ids(units["soc_unit"]),
+                "site": _take(site_names, site_code[ev]),
+                "unit": _take(self._unit_names, units["soc_unit"]),
                 "soc_frac": np.asarray(units["soc_frac"], dtype=np.float64),
                 "energy_mwh": np.asarray(units["soc_stored_mwh"], dtype=np.float64),
                 "_u": np.asarray(units["soc_unit"], dtype=np.int64),
@@ -307,11 +320,11 @@ class AgentStage:
             assert self.agents is not None
             soc = np.asarray(self.agents.unit_soc())
             stored = soc * np.array([u.energy_mwh for u in fleet.units])
-        last_ts = pd.Series(ts_ns).groupby(sites).max() if len(sites) else pd.Series(dtype=int)
+        last_ts = {str(s): int(ts_ns[sites == s].max()) for s in np.unique(sites)}
         index = {s: i for i, s in enumerate(fleet.sites)}
         units = [
             (i, site)
-            for site in last_ts.index
+            for site in sorted(last_ts)
             for i, us in enumerate(fleet.unit_sites)
             if us == index[site]
         ]
@@ -418,11 +431,11 @@ class AgentStage:
         return out
 
 
-def _unit_ids(units: np.ndarray) -> np.ndarray:
-    """``u{index}`` for each unit index (object array)."""
-    units = np.asarray(units, dtype=np.int64)
-    names = np.array([_unit_id(i) for i in range(int(units.max()) + 1)] if units.size else [])
-    return names.astype(object)[units] if units.size else np.array([], dtype=object)
+def _take(names: np.ndarray, codes: np.ndarray) -> Any:
+    """``names[codes]`` as a pandas ``str`` array (built in Arrow, no Python strings)."""
+    table = pa.array([str(x) for x in names], type=pa.string())
+    taken = table.take(pa.array(np.asarray(codes, dtype=np.int64)))
+    return pd.array(taken, dtype="str")
 
 
 def _no_units() -> dict[str, np.ndarray]:
