@@ -8,6 +8,7 @@ Both return plain dicts of floats, the ``"arbitrage"`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from vpp.agents.oracle import OracleLimits, oracle_dp, oracle_lp
 from vpp.errors import ParameterError
 
 __all__ = [
+    "FORECASTERS",
     "LP_MAX_STEPS",
     "arbitrage_backtest",
     "frequency_response_backtest",
@@ -33,6 +35,10 @@ __all__ = [
 
 #: Longest series the oracle solves as an LP; longer ones use the DP.
 LP_MAX_STEPS = 20_000
+
+#: Price forecasters of the trader: the Rust built-in 14-day profile with a
+#: fading deviation, or :class:`vpp.agents.price_forecast.MlPriceForecaster`.
+FORECASTERS: tuple[str, ...] = ("profile", "ml")
 
 
 def _ts(ts_ns: npt.ArrayLike) -> np.ndarray:
@@ -100,6 +106,8 @@ def arbitrage_backtest(
     frequency_response: FrequencyResponseConfig | None = None,
     arbitrage: ArbitrageConfig | None = None,
     settlement_s: float | None = 3600.0,
+    forecaster: str = "profile",
+    signals: Mapping[str, npt.ArrayLike] | None = None,
 ) -> dict[str, float]:
     """Trade a battery over a price series and compare with perfect foresight.
 
@@ -119,6 +127,12 @@ def arbitrage_backtest(
         arbitrage: Trader settings (default :class:`ArbitrageConfig`).
         settlement_s: Settlement period in s (default hourly, as a day-ahead
             market); None settles each event at its own price.
+        forecaster: ``"profile"`` (the built-in) or ``"ml"`` (walk-forward
+            XGBoost, :class:`~vpp.agents.price_forecast.MlPriceForecaster`,
+            hourly plan steps only; the built-in covers its warm-up).
+            Ignored when ``forecasts`` is given.
+        signals: Optional per-event ``load_mw``, ``solar_mw``, ``wind_mw``,
+            ``temperature_c`` for the ``"ml"`` forecaster.
 
     Returns:
         ``{"profit", "oracle_profit", "capture_ratio", "cycles",
@@ -146,13 +160,20 @@ def arbitrage_backtest(
         if frequency_hz is None
         else np.ascontiguousarray(frequency_hz, dtype=np.float64)
     )
-    fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
-    out = agents.run(ts, f, p, forecasts=fc)
+    if forecaster not in FORECASTERS:
+        raise ParameterError(
+            f"invalid parameter: forecaster: must be one of {FORECASTERS}, got {forecaster!r}"
+        )
+    if forecasts is None and forecaster == "ml":
+        power_mw = _run_ml(agents, arb, ts, f, p, signals)
+    else:
+        fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
+        power_mw = agents.run(ts, f, p, forecasts=fc)["total_mw"]
     dt_h = np.empty(ts.size)
     dt_h[0] = fleet.default_dt_s / 3600.0
     dt_h[1:] = np.diff(ts) / 3.6e12
     settle, per_period = settlement_prices(ts, p, settlement_s)
-    power = out["total_mw"]
+    power = power_mw
     degradation = agents.degradation_cost()
     profit = float(np.sum(settle * power * dt_h)) - degradation
     lim = OracleLimits.from_battery(battery, n_units, fr if fr.contracted_mw > 0 else None)
@@ -168,6 +189,38 @@ def arbitrage_backtest(
         "cycles": cycles,
         "degradation_cost": float(degradation),
     }
+
+
+def _run_ml(
+    agents: AgentSet,
+    arb: ArbitrageConfig,
+    ts: np.ndarray,
+    f: np.ndarray,
+    p: np.ndarray,
+    signals: Mapping[str, npt.ArrayLike] | None,
+) -> np.ndarray:
+    """Run the agents hour by hour, handing the trader the ML forecast made
+    at the start of each hour (total fleet power per event)."""
+    from vpp.agents.price_forecast import MlPriceForecaster
+
+    if arb.plan_step_s != 3600.0:
+        raise ParameterError(
+            "invalid parameter: plan_step_s: the ml forecaster needs hourly plan steps, "
+            f"got {arb.plan_step_s}"
+        )
+    hourly = MlPriceForecaster(horizon_h=arb.horizon_steps).forecast(ts, p, signals)
+    hour = ts // 3_600_000_000_000
+    starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
+    ends = np.r_[starts[1:], ts.size]
+    row = hour[starts] - hour[0]
+    power = np.empty(ts.size)
+    for a, b, r in zip(starts, ends, row, strict=True):
+        fc = hourly.prices[r]
+        # NaN rows (warm-up): the trader keeps its built-in forecaster.
+        if np.isfinite(fc[0]):
+            agents.set_price_forecast(0, int(ts[a]), fc.tolist())
+        power[a:b] = agents.run(ts[a:b], f[a:b], p[a:b])["total_mw"]
+    return power
 
 
 def frequency_response_backtest(

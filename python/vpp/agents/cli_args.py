@@ -5,7 +5,9 @@
 ``--degradation-cost``, ``--battery-units`` (fleet size; ``--units`` already
 means the input's units) and ``--fr-mw`` (contracted frequency response).
 ``battery_from_args(args)`` and ``frequency_response_from_args(args)`` turn
-them into configs.
+them into configs. ``add_price_forecaster_arg(parser)`` adds
+``--price-forecaster {profile,ml}`` (the trader's price forecaster in
+``vpp backtest``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import argparse
 
 from vpp.agents.config import BatteryConfig, FrequencyResponseConfig
 
-__all__ = ["add_battery_args", "battery_from_args", "frequency_response_from_args"]
+__all__ = [
+    "add_battery_args",
+    "add_price_forecaster_arg",
+    "battery_from_args",
+    "frequency_response_from_args",
+]
 
 
 def add_battery_args(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +68,17 @@ def add_battery_args(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="MW",
         help="frequency response contracted from the fleet, MW (default 0: none)",
+    )
+
+
+def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--price-forecaster`` (see :data:`vpp.agents.backtest.FORECASTERS`)."""
+    parser.add_argument(
+        "--price-forecaster",
+        choices=("profile", "ml"),
+        default="profile",
+        help="the trader's price forecaster: the built-in 14-day profile (default) or "
+        "walk-forward XGBoost on price, load, solar, wind and temperature (ml)",
     )
 
 

@@ -1,7 +1,8 @@
 """Quality figures of the agents on a year of twin data (for the README).
 
-Run ``python -m vpp.agents.report [--days 365] [--seed 1]``; prints one JSON
-object with the arbitrage and frequency-response backtests:
+Run ``python -m vpp.agents.report [--days 365] [--seed 1]
+[--price-forecaster profile|ml]``; prints one JSON object with the arbitrage
+and frequency-response backtests:
 
 * arbitrage: one 1 MW / 2 MWh battery, round trip 0.9025, €5/MWh wear, on
   the twin's 1-minute prices, settled hourly, against the hourly oracle;
@@ -18,14 +19,17 @@ import time
 
 import pandas as pd
 
-from vpp.agents.backtest import arbitrage_backtest, frequency_response_backtest
+from vpp.agents.backtest import FORECASTERS, arbitrage_backtest, frequency_response_backtest
 from vpp.agents.config import BatteryConfig, FleetConfig, FrequencyResponseConfig
 
 __all__ = ["main", "year_report"]
 
 
-def year_report(days: float = 365.0, seed: int = 1) -> dict[str, object]:
-    """Both backtests on ``days`` of 1-minute twin data."""
+def year_report(
+    days: float = 365.0, seed: int = 1, forecaster: str = "profile"
+) -> dict[str, object]:
+    """Both backtests on ``days`` of 1-minute twin data (``forecaster``: the
+    trader's price forecaster, see :data:`vpp.agents.backtest.FORECASTERS`)."""
     from vpp.twin import generate
 
     df = generate(days=days, resolution="1min", sites=1, seed=seed)
@@ -35,6 +39,8 @@ def year_report(days: float = 365.0, seed: int = 1) -> dict[str, object]:
         ts,
         df["price_per_mwh"].to_numpy(),
         BatteryConfig.from_round_trip(1.0, 2.0, 0.9025, degradation_cost_per_mwh=5.0),
+        forecaster=forecaster,
+        signals={k: df[k].to_numpy() for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")},
     )
     t1 = time.perf_counter()
     unit = BatteryConfig(energy_mwh=20.0, max_charge_mw=10.0, max_discharge_mw=10.0)
@@ -60,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpp.agents.report")
     ap.add_argument("--days", type=float, default=365.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--price-forecaster", choices=FORECASTERS, default="profile")
     a = ap.parse_args(argv)
-    print(json.dumps(year_report(a.days, a.seed), indent=2))
+    print(json.dumps(year_report(a.days, a.seed, a.price_forecaster), indent=2))
     return 0
 
 

@@ -45,11 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="add the curves `vpp report --from FILE` draws (a `series` section)",
     )
     try:
-        from vpp.agents.cli_args import add_battery_args
+        from vpp.agents.cli_args import add_battery_args, add_price_forecaster_arg
     except ImportError:  # agents not installed in this build
         pass
     else:
         add_battery_args(p)
+        add_price_forecaster_arg(p)
         # None marks "not given", so that arbitrage runs only when asked for
         # or when prices are there; the agents' own defaults fill in later.
         p.set_defaults(_battery_defaults={k: p.get_default(k) for k in _BATTERY_OPTS})
@@ -98,6 +99,12 @@ def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, A
             n_units=args.battery_units,
             frequency_hz=freq,
             frequency_response=fr if fr.contracted_mw > 0 else None,
+            forecaster=getattr(args, "price_forecaster", "profile"),
+            signals={
+                k: tel.column(k)[rows]
+                for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")
+                if k in tel.signals
+            },
         )
     if freq is not None or getattr(args, "twin", False):
         # Without --fr-mw the whole fleet's power is contracted for this test.
