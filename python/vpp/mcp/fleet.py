@@ -151,9 +151,9 @@ class FleetModel:
         With ``use_store_soc=False`` every unit starts from its configured
         ``start_soc`` (the store's records belong to another fleet).
         """
-        latest = self.store.soc_latest() if use_store_soc else ()
+        latest = self.store.soc_latest() if use_store_soc else None
         soc_of: dict[tuple[str, str], float] = {}
-        if len(latest):
+        if latest is not None and len(latest):
             for site, unit, soc in zip(
                 latest["site"], latest["unit"], latest["soc_frac"], strict=True
             ):
