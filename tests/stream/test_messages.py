@@ -197,3 +197,31 @@ def test_generated_objects_decode_the_same_in_rust_and_python(doc: dict) -> None
     value = json.dumps(doc).encode()  # the stdlib writes integers of any size
     for key in (b"a", None):
         _same(decode_batch([value], [key], {}), decode_batch_py([value], [key], {}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(-2, 3)), min_size=1, max_size=40
+    ),
+    st.integers(0, 40),
+)
+def test_order_checks_across_a_batch_split_equal_one_batch(events: list, cut: int) -> None:
+    """The vectorised in-order path and the per-event loop keep the same events."""
+    clock = {"a": T0_NS, "b": T0_NS, "c": T0_NS}
+    values: list[bytes] = []
+    for site, step in events:
+        clock[site] += step * MINUTE_NS
+        values.append(orjson.dumps({"ts_ns": clock[site], "site": site, "load_mw": 1.0}))
+    keys = [orjson.loads(v)["site"].encode() for v in values]
+    whole_last: dict[str, int] = {}
+    whole = decode_batch(values, keys, whole_last)
+    split_last: dict[str, int] = {}
+    first = decode_batch(values[:cut], keys[:cut], split_last)
+    second = decode_batch(values[cut:], keys[cut:], split_last)
+    kept = first.index.tolist() + [cut + i for i in second.index.tolist()]
+    assert kept == whole.index.tolist()
+    assert split_last == whole_last
+    oracle_last: dict[str, int] = {}
+    oracle = decode_batch_py(values, keys, oracle_last)
+    assert oracle.index.tolist() == whole.index.tolist() and oracle_last == whole_last

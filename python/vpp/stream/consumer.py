@@ -18,8 +18,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,8 @@ class ConsumerConfig:
         max_poll_interval_ms: longest gap between polls before the group
             evicts this consumer, which bounds how long a store outage can
             block a batch without a rebalance.
+        process_threads: partitions of one poll processed at once (each
+            partition has its own processor; 1 processes them in turn).
         retry_initial_s: first backoff while the store is down (doubles).
         retry_max_s: longest backoff.
         consumer_config: extra librdkafka consumer settings.
@@ -80,6 +84,7 @@ class ConsumerConfig:
     signals: tuple[str, ...] = SIGNALS
     session_timeout_ms: int = 6000
     max_poll_interval_ms: int = 600_000
+    process_threads: int = 2
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     consumer_config: dict[str, Any] = field(default_factory=dict)
@@ -127,6 +132,41 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" for site", 1)[0]
 
 
+def _by_partition(
+    msgs: list[Any], errors: KafkaErrorHandler
+) -> list[tuple[int, list[Any], list[bytes | None], list[bytes | None]]]:
+    """Split a poll by partition, in order: ``(partition, messages, values, keys)``.
+
+    A poll holds a few runs of consecutive messages per partition (one per
+    fetch), so the lists are cut at run boundaries and the per-message work
+    is the C-level attribute reads; error events go to ``errors``.
+    """
+    from confluent_kafka import Message
+
+    if any(map(Message.error, msgs)):
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                errors.consume_error(err, m)
+        msgs = [m for m in msgs if m.error() is None]
+        if not msgs:
+            return []
+    parts = list(map(Message.partition, msgs))
+    values = list(map(Message.value, msgs))
+    keys = list(map(Message.key, msgs))
+    if parts[0] == parts[-1] and parts.count(parts[0]) == len(parts):
+        return [(parts[0], msgs, values, keys)]
+    arr = np.asarray(parts)
+    cuts = [0, *(np.flatnonzero(arr[1:] != arr[:-1]) + 1).tolist(), len(parts)]
+    groups: dict[int, tuple[list[Any], list[bytes | None], list[bytes | None]]] = {}
+    for a, b in pairwise(cuts):
+        pm, pv, pk = groups.setdefault(parts[a], ([], [], []))
+        pm += msgs[a:b]
+        pv += values[a:b]
+        pk += keys[a:b]
+    return [(p, *g) for p, g in groups.items()]
+
+
 class StreamConsumer:
     """Consume telemetry, process it per partition and commit after the writes.
 
@@ -160,6 +200,7 @@ class StreamConsumer:
         self._delivery_errors: list[tuple[Any, Any]] = []
         self._consumer: Any = None
         self._producer: Any = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish the batch in hand, commit it and return."""
@@ -206,6 +247,8 @@ class StreamConsumer:
         self._consumer.subscribe(
             [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        if cfg.process_threads > 1:
+            self._pool = ThreadPoolExecutor(cfg.process_threads, thread_name_prefix="vpp-part")
         t0 = time.perf_counter()
         t_first: float | None = None
         self._last_activity = time.monotonic()
@@ -245,38 +288,40 @@ class StreamConsumer:
             t_end = time.perf_counter()
             self.stats.seconds = t_end - t0
             self.stats.active_seconds = t_end - t_first if t_first is not None else 0.0
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             self._producer.flush(30)
             self._consumer.close()
         return self.stats
 
     def _process(self, msgs: list[Any]) -> None:
         """One poll: process per partition, write, checkpoint, then commit."""
-        by_part: dict[int, list[Any]] = {}
-        for m in msgs:
-            err = m.error()
-            if err is not None:
-                self.errors.consume_error(err, m)
-                continue
-            by_part.setdefault(m.partition(), []).append(m)
         touched: list[PartitionState] = []
         written: list[tuple[Telemetry, BatchOutput]] = []
         dead: list[tuple[Any, str]] = []
-        for p, pm in by_part.items():
+        pending: list[tuple[Telemetry, Any]] = []
+        for p, pm, values, keys in _by_partition(msgs, self.errors):
             st = self.parts.get(p)
             if st is None:  # revoked while the poll was in flight: its new owner reads it
                 continue
-            dec = decode_batch([m.value() for m in pm], [m.key() for m in pm], st.last_ts)
+            dec = decode_batch(values, keys, st.last_ts)
             self.stats.messages += len(pm)
             for pos, reason in dec.rejects:
                 dead.append((pm[pos], reason))
             if len(dec.index):
                 tel = dec.telemetry()
-                out = st.processor.process(tel)
-                self.stats.events += len(tel)
-                self._emit(out)
-                written.append((tel, out))
+                # Partitions have their own processors, and the native batch
+                # call releases the GIL: one partition computes while the
+                # next is decoded. Results are taken in poll order below.
+                pending.append((tel, self._submit(st.processor.process, tel)))
             st.next_offset = pm[-1].offset() + 1
             touched.append(st)
+        for tel, job in pending:
+            out = job.result() if isinstance(job, Future) else job
+            self.stats.events += len(tel)
+            self._emit(out)
+            written.append((tel, out))
         if not touched:
             return
         for msg, reason in dead:
@@ -290,6 +335,12 @@ class StreamConsumer:
         self._flush()
         self._commit(touched)
         self.stats.batches += 1
+
+    def _submit(self, fn: Callable[[Telemetry], BatchOutput], tel: Telemetry) -> Any:
+        """``fn(tel)`` on the worker pool (a Future), or at once without one."""
+        if self._pool is None:
+            return fn(tel)
+        return self._pool.submit(fn, tel)
 
     # -- outputs -------------------------------------------------------------------
     def _emit(self, out: BatchOutput) -> None:

@@ -23,34 +23,43 @@ __all__ = ["decode_records", "encode_records"]
 
 
 def encode_records(df: pd.DataFrame) -> list[tuple[bytes, bytes]]:
-    """Split records by site into ``(key, value)`` messages of columns."""
+    """Split records by site into ``(key, value)`` messages of columns (sites in sorted order)."""
     if df is None or len(df) == 0:
         return []
-    cols: dict[str, np.ndarray] = {}
-    for name in df.columns:
-        s = df[name]
+    numeric: dict[str, np.ndarray] = {}
+    text: dict[str, tuple[np.ndarray, list[object]]] = {}
+    for name, s in df.items():
         if s.dtype.kind in "iuf":
-            cols[name] = s.to_numpy()
+            numeric[str(name)] = s.to_numpy()
         else:
-            arr = s.to_numpy(dtype=object)
-            if s.isna().any():  # None, not NaN, in text columns
-                arr = np.where(s.isna().to_numpy(), None, arr)
-            cols[name] = arr
-    sites = cols["site"]
-    uniq, inverse = np.unique(sites.astype(str), return_inverse=True)
-    groups = (
-        [np.arange(len(df))]
-        if len(uniq) == 1
-        else [np.flatnonzero(inverse == k) for k in range(len(uniq))]
-    )
+            # Factorised text: a batch has a few distinct values (sites, the
+            # target, the model id), so rows are small ints until the end;
+            # code -1 (missing) becomes None, not NaN.
+            codes, uniq = pd.factorize(s, use_na_sentinel=True)
+            text[str(name)] = (codes, [*uniq.tolist(), None])
+    site_codes, site_names = text["site"]
+    present = list(range(len(site_names) - 1))
+    if (site_codes < 0).any():  # a missing site keys its rows with b"", not dropped
+        present.append(-1)
+    keys = ["" if name is None else str(name) for name in site_names]
+    order = sorted(present, key=keys.__getitem__)
     dumps, opt = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
     out: list[tuple[bytes, bytes]] = []
-    for site, rows in zip(uniq.tolist(), groups, strict=True):
-        part = {
-            name: (arr[rows] if arr.dtype != object else arr[rows].tolist())
-            for name, arr in cols.items()
-        }
-        out.append((site.encode(), dumps(part, option=opt)))
+    for k in order:
+        rows = None if len(present) == 1 else np.flatnonzero(site_codes == k)
+        part: dict[str, object] = {}
+        for name in df.columns:
+            name = str(name)
+            if name in numeric:
+                part[name] = numeric[name] if rows is None else numeric[name][rows]
+                continue
+            codes, names = text[name]
+            c = codes if rows is None else codes[rows]
+            if len(names) == 2 and c.min() >= 0:  # one value, none missing
+                part[name] = [names[0]] * len(c)
+            else:
+                part[name] = [names[j] for j in c.tolist()]
+        out.append((keys[k].encode(), dumps(part, option=opt)))
     return out
 
 
