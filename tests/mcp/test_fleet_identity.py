@@ -114,7 +114,7 @@ def test_other_fleet_refuses_dispatch_and_writes_nothing(store: Path, tmp_path: 
     # The other fleet does not adopt the pipeline's u0/u1 SoC: it starts at its own.
     assert {u["soc_source"] for u in status["units"]} == {"config start_soc"}
     assert {u["soc_frac"] for u in status["units"]} == {0.5}
-    assert "different fleet" in ident["soc_source"]
+    assert "not this fleet's" in ident["soc_source"]
     for r in (plan, done):
         msg = _text(r)
         assert r.is_error, msg
@@ -238,3 +238,29 @@ def test_own_fleet_needs_a_fleet_config(store: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "--own-fleet needs --fleet-config" in proc.stderr
+
+
+def test_soc_records_without_a_fleet_of_record_are_not_trusted(
+    store: Path, fleet_file: Path, tmp_path: Path
+) -> None:
+    """A writer that did not record its fleet left u<i> SoC records: the server
+    refuses to dispatch on them and records nothing."""
+    conn = sqlite3.connect(store)
+    try:
+        with conn:
+            conn.execute("DELETE FROM meta WHERE key = 'fleet_config'")
+    finally:
+        conn.close()
+    before = _counts(store)
+
+    async def go() -> tuple[Any, Any]:
+        async with stdio_client(store, None, "--fleet-config", str(fleet_file)) as c:
+            status = (await c.call_tool("get_fleet_status", {})).data
+            return status, await c.call_tool("plan_dispatch", CHARGE, raise_on_error=False)
+
+    status, plan = asyncio.run(go())
+    assert plan.is_error
+    assert "SoC records of units u0, u1, u2, u3 but no fleet_config" in _text(plan)
+    assert status["fleet_identity"]["dispatch_allowed"] is False
+    assert {u["soc_source"] for u in status["units"]} == {"config start_soc"}
+    assert _record(store) is None and _counts(store) == before

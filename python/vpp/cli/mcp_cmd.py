@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         from vpp.metrics import instrument_mcp
 
         def fleet_soc() -> dict[str, tuple[float, float]]:
-            sites = state.fleet.status()["sites"]
+            sites = state.fleet_status()["sites"]  # SoC only from records of this fleet
             return {
                 s["site"]: (s["soc_frac"], s["stored_mwh"])
                 for s in sites

@@ -20,7 +20,9 @@ Modes (:class:`FleetGuard`):
   fleets, SoC is not taken from the store, and dispatch is refused;
 * ``--fleet-config`` and no fleet of record: the server's fleet becomes the
   fleet of record (written to the store), so later sessions with another
-  fleet are caught;
+  fleet are caught; but if the store holds SoC records of ``u<i>`` units
+  without a fleet of record (a writer that did not record its fleet), whose
+  they are is unknown: dispatch is refused and nothing is recorded;
 * ``--own-fleet``: the server's fleet is separate from the pipeline's; its
   unit ids are ``mcp-<fingerprint[:8]>-u<i>``, so its records never collide
   with the pipeline's (nor with another own fleet's), and the fleet of
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +57,8 @@ __all__ = [
 FLEET_META_KEY = "fleet_config"
 #: Hex digits of the fingerprint shown in messages and unit ids.
 _SHORT = 12
+#: Unit ids of the pipeline (and of a server on the pipeline's fleet).
+_PIPELINE_UNIT = re.compile(r"u\d+")
 
 
 def fleet_fingerprint(fleet: FleetConfig) -> str:
@@ -150,7 +155,8 @@ class FleetGuard:
         self.own_fleet = own_fleet
         self._parse = parse
         if explicit and not own_fleet and self.store.get_meta(FLEET_META_KEY) is None:
-            self.record_fleet()
+            if not self._unrecorded_units():
+                self.record_fleet()
 
     @property
     def unit_prefix(self) -> str:
@@ -166,12 +172,35 @@ class FleetGuard:
         if not self.own_fleet and self.store.get_meta(FLEET_META_KEY) is None:
             self.record_fleet()
 
+    def _unrecorded_units(self) -> list[str]:
+        """Pipeline-style unit ids with SoC records in a store without a fleet of record.
+
+        The server records its fleet before it writes SoC, so such records come
+        from a writer that did not record its fleet: whose units they are is unknown.
+        """
+        latest = self.store.soc_latest()
+        if not len(latest):
+            return []
+        units = {str(u) for u in latest["unit"]}
+        return sorted((u for u in units if _PIPELINE_UNIT.fullmatch(u)), key=lambda u: int(u[1:]))
+
     def check(self) -> FleetRecordCheck:
         """Compare the server's fleet with the store's fleet of record now."""
         if self.own_fleet:
             return FleetRecordCheck(None, None)
         meta = self.store.get_meta(FLEET_META_KEY)
         if meta is None:
+            unknown = self._unrecorded_units()
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+                return FleetRecordCheck(
+                    None,
+                    f"the store has SoC records of units {shown} but no fleet_config: the "
+                    "fleet that wrote them is unknown, so its SoC cannot be trusted for "
+                    f"this server's fleet ({self.identity.describe()}); dispatch refused "
+                    "— run the pipeline with `vpp run` (it records its fleet), use a "
+                    "separate store, or --own-fleet",
+                )
             return FleetRecordCheck(None, None)
         try:
             record = FleetIdentity.of(self._parse(meta), "store fleet_config (vpp run)")
@@ -203,7 +232,7 @@ class FleetGuard:
         elif check.ok:
             soc = "the store's SoC of each unit, else start_soc"
         else:
-            soc = "start_soc (the store's SoC belongs to a different fleet: not used)"
+            soc = "start_soc (the store's SoC records are not this fleet's: not used)"
         return {
             "server_fleet": self.identity.to_dict(),
             "fleet_of_record": check.record.to_dict() if check.record else None,
