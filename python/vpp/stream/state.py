@@ -147,7 +147,10 @@ class StateTopic:
             reader.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
             done = False
             while not done:
-                for msg in reader.consume(num_messages=1000, timeout=5.0):
+                # A batch call waits out its whole timeout unless it fills up,
+                # and a compacted topic holds fewer messages than its offsets
+                # span: short waits, ended by the end-of-partition event.
+                for msg in reader.consume(num_messages=1000, timeout=0.1):
                     err = msg.error()
                     if err is not None:
                         if err.code() == KafkaError._PARTITION_EOF:
