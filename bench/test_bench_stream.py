@@ -1,7 +1,9 @@
 """End-to-end events/s of the ``vpp consume`` path against a plain passthrough.
 
 Both read the same 200,000 events (8 sites, 4 partitions) from the real
-broker with at-least-once bookkeeping per poll of 10,000 messages:
+broker with at-least-once bookkeeping per poll of up to 10,000 messages,
+polled the same way (:func:`vpp.stream.consumer.poll_batch`: what is queued,
+without waiting out a timeout to fill the batch):
 
 * passthrough: confluent-kafka consume → produce each message to another
   topic, either flushed and committed per poll (the same bookkeeping as
@@ -27,6 +29,7 @@ import pytest
 from tests.stream.helpers import StreamTopics, synthetic_telemetry
 
 from vpp.stream import ConsumerConfig, StreamConsumer, produce_telemetry
+from vpp.stream.consumer import poll_batch
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.kafka, pytest.mark.slow]
 
@@ -82,7 +85,7 @@ def passthrough(brokers: str, topic: str, per_poll: bool = True) -> float:
     out, n, t0 = f"{topic}.copy", 0, None
     try:
         while n < N_EVENTS:
-            msgs = consumer.consume(num_messages=POLL, timeout=0.5)
+            msgs = poll_batch(consumer, POLL, 0.5)
             if not msgs:
                 continue
             t0 = t0 or time.perf_counter()

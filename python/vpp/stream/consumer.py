@@ -36,7 +36,7 @@ from vpp.stream.records import encode_records
 from vpp.stream.state import PartitionState, StateTopic, state_key
 from vpp.stream.topics import ensure_topic
 
-__all__ = ["ConsumeStats", "ConsumerConfig", "StreamConsumer"]
+__all__ = ["ConsumeStats", "ConsumerConfig", "StreamConsumer", "poll_batch"]
 
 log = logging.getLogger("vpp.stream")
 
@@ -130,6 +130,25 @@ def _reason_kind(reason: str) -> str:
     for sep in (":", " (", " {", " ["):
         reason = reason.split(sep, 1)[0]
     return reason.split(" for site", 1)[0]
+
+
+def poll_batch(consumer: Any, max_messages: int, timeout_s: float) -> list[Any]:
+    """Up to ``max_messages`` messages: whatever is queued, else the first to arrive
+    within ``timeout_s`` and whatever is queued behind it.
+
+    A batch ``consume(n, timeout)`` waits until it has ``n`` messages or the
+    timeout passes, so a poll that cannot fill up (the end of a backlog, a
+    slow stream) would sit out the whole timeout with events in hand; this
+    never waits while messages are available.
+    """
+    msgs = consumer.consume(num_messages=max_messages, timeout=0)
+    if msgs:
+        return list(msgs)
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    rest = consumer.consume(num_messages=max_messages - 1, timeout=0) if max_messages > 1 else []
+    return [first, *rest]
 
 
 def _by_partition(
@@ -255,9 +274,7 @@ class StreamConsumer:
         next_log = time.monotonic() + 5.0
         try:
             while not self._stop:
-                msgs = self._consumer.consume(
-                    num_messages=cfg.batch_events, timeout=cfg.poll_timeout_s
-                )
+                msgs = poll_batch(self._consumer, cfg.batch_events, cfg.poll_timeout_s)
                 now = time.monotonic()
                 if not msgs:
                     if not self.parts:
