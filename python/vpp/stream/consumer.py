@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -178,7 +178,8 @@ def _by_partition(
         msgs = [m for m in msgs if m.error() is None]
         if not msgs:
             return []
-    parts = list(map(Message.partition, msgs))
+    # Fetched messages always carry their partition (None only on events).
+    parts = cast("list[int]", list(map(Message.partition, msgs)))
     values = list(map(Message.value, msgs))
     keys = list(map(Message.key, msgs))
     if parts[0] == parts[-1] and parts.count(parts[0]) == len(parts):
