@@ -57,6 +57,9 @@ def test_consume_dispatches_the_configured_fleet(
     with open_store(db, read_only=True) as store:
         dispatch = store.dispatch_range()
         soc = store.soc_latest()
+        fleet_of_record = store.get_meta("fleet_config")
+    # The fleet of record for vpp mcp, as vpp run writes it.
+    assert fleet_of_record == stage.meta()
     assert summary["dispatch"] == len(want.dispatch)
     assert_same_records(dispatch, want.dispatch, "sqlite dispatch")
     # The latest SoC of every unit, as the MCP server reads it.

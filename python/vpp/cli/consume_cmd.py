@@ -141,7 +141,15 @@ def run(args: argparse.Namespace) -> int:
         max_events=args.max_events,
         idle_exit_s=args.idle_exit_s,
     )
-    service = StreamConsumer(config, store=store, new_processor=_agent_processor(cfg, config))
+    new_processor = _agent_processor(cfg, config)
+    if new_processor is not None and store is not None:
+        # The fleet of record, as vpp run writes it: vpp mcp dispatches only
+        # on the fleet whose SoC rows it reads.
+        stage = new_processor().agents
+        meta = stage.meta() if stage is not None else None
+        if meta is not None:
+            store.set_meta("fleet_config", meta)
+    service = StreamConsumer(config, store=store, new_processor=new_processor)
     metrics = start_from_args(args)  # None without --metrics-port
     if metrics is not None:
         from vpp.metrics import instrument_consumer
