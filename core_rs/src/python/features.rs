@@ -167,6 +167,47 @@ where
     }
 }
 
+/// The arguments of a batch call, checked against each other: timestamps,
+/// values `(n, n_signals)` and the site index of every event.
+pub(crate) type BatchArgs<'py> = (
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray2<'py, f64>,
+    Vec<usize>,
+);
+
+pub(crate) fn batch_args<'py>(
+    py: Python<'py>,
+    eng: &mut FeatureEngine,
+    ts_ns: &Bound<'py, PyAny>,
+    values: &Bound<'py, PyAny>,
+    sites: Option<&Bound<'py, PyAny>>,
+) -> PyResult<BatchArgs<'py>> {
+    let ts = ts_1d(py, ts_ns)?;
+    let vals = values_2d(py, values, eng.n_signals())?;
+    let n = ts.len();
+    if vals.shape()[0] != n {
+        return Err(PyValueError::new_err(format!(
+            "values has {} rows for {n} timestamps",
+            vals.shape()[0]
+        )));
+    }
+    let idx = resolve_sites(eng, sites, n, "grid")?;
+    Ok((ts, vals, idx))
+}
+
+/// The engine's event counters as the dict both bindings expose.
+pub(crate) fn counters_dict<'py>(
+    py: Python<'py>,
+    eng: &FeatureEngine,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = eng.counters();
+    let d = PyDict::new(py);
+    d.set_item("events", c.events)?;
+    d.set_item("out_of_order", c.out_of_order)?;
+    d.set_item("sites", eng.site_ids().len())?;
+    Ok(d)
+}
+
 pub(crate) fn parse_on_out_of_order(s: &str) -> PyResult<OnOutOfOrder> {
     match s {
         "raise" => Ok(OnOutOfOrder::Raise),
@@ -226,12 +267,7 @@ impl PyFeatureEngine {
 
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.inner.counters();
-        let d = PyDict::new(py);
-        d.set_item("events", c.events)?;
-        d.set_item("out_of_order", c.out_of_order)?;
-        d.set_item("sites", self.inner.site_ids().len())?;
-        Ok(d)
+        counters_dict(py, &self.inner)
     }
 
     /// The spec as a dict of plain values (for `vpp.features.FeatureSpec`).
@@ -289,17 +325,8 @@ impl PyFeatureEngine {
         on_out_of_order: &str,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let mode = parse_on_out_of_order(on_out_of_order)?;
-        let ts = ts_1d(py, ts_ns)?;
-        let vals = values_2d(py, values, self.inner.n_signals())?;
-        let n = ts.len();
-        if vals.shape()[0] != n {
-            return Err(PyValueError::new_err(format!(
-                "values has {} rows for {n} timestamps",
-                vals.shape()[0]
-            )));
-        }
-        let idx = resolve_sites(&mut self.inner, sites, n, "grid")?;
-        let f = self.inner.n_features();
+        let (ts, vals, idx) = batch_args(py, &mut self.inner, ts_ns, values, sites)?;
+        let (n, f) = (ts.len(), self.inner.n_features());
         // Allocated by numpy, which asks for huge pages on large arrays:
         // page faults on a fresh (n, 177) output otherwise cost as much as
         // computing it.

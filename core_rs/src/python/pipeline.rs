@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use super::features::{
-    in_place_or_copy, parse_on_out_of_order, resolve_sites, spec_from_py, ts_1d, values_2d,
+    batch_args, counters_dict, in_place_or_copy, parse_on_out_of_order, spec_from_py,
 };
 use super::gil::without_gil;
 use super::to_pyerr;
@@ -161,16 +161,8 @@ impl PyPipeline {
         units: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mode = parse_on_out_of_order(on_out_of_order)?;
-        let ts = ts_1d(py, ts_ns)?;
-        let vals = values_2d(py, values, self.inner.engine().n_signals())?;
+        let (ts, vals, idx) = batch_args(py, self.inner.engine_mut(), ts_ns, values, sites)?;
         let n = ts.len();
-        if vals.shape()[0] != n {
-            return Err(PyValueError::new_err(format!(
-                "values has {} rows for {n} timestamps",
-                vals.shape()[0]
-            )));
-        }
-        let idx = resolve_sites(self.inner.engine_mut(), sites, n, "grid")?;
         let (f, t) = (self.inner.n_features(), self.inner.n_outputs());
         // Allocated by numpy (see features.rs: huge pages for large outputs).
         let feats_arr = unsafe { PyArray2::<f64>::new(py, [n, f], false) };
@@ -315,12 +307,7 @@ impl PyPipeline {
 
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.inner.engine().counters();
-        let d = PyDict::new(py);
-        d.set_item("events", c.events)?;
-        d.set_item("out_of_order", c.out_of_order)?;
-        d.set_item("sites", self.inner.engine().site_ids().len())?;
-        Ok(d)
+        counters_dict(py, self.inner.engine())
     }
 
     /// One event: returns `(features float64[n_features], forecast
