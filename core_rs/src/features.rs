@@ -355,7 +355,12 @@ impl FeatureEngine {
         Ok(())
     }
 
-    fn check_order(&self, ts_ns: &[i64], sites: &[usize]) -> CoreResult<()> {
+    /// Check that every event of a batch is later than its site's previous
+    /// one (in the batch or in the state), without changing any state.
+    ///
+    /// # Errors
+    /// `OutOfOrder` for the first event that is not.
+    pub fn check_order(&self, ts_ns: &[i64], sites: &[usize]) -> CoreResult<()> {
         let mut last: Vec<Option<i64>> = self.sites.iter().map(|s| s.last_ts_ns).collect();
         for (&ts, &site) in ts_ns.iter().zip(sites) {
             if let Some(prev) = last[site] {

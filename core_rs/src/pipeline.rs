@@ -426,7 +426,7 @@ impl Pipeline {
             return Err(CoreError::Shape(format!("unknown site index {bad}")));
         }
         if on_out_of_order == OnOutOfOrder::Raise {
-            self.check_order(ts_ns, sites)?;
+            self.engine.check_order(ts_ns, sites)?;
         }
         if let Some(u) = units.as_deref_mut() {
             u.clear(n);
@@ -453,25 +453,6 @@ impl Pipeline {
             if let Some(u) = units.as_deref_mut() {
                 self.record_units(i, ts, site, decision.as_ref(), u);
             }
-        }
-        Ok(())
-    }
-
-    fn check_order(&self, ts_ns: &[i64], sites: &[usize]) -> CoreResult<()> {
-        let mut last: Vec<Option<i64>> = (0..self.engine.site_ids().len())
-            .map(|s| self.engine.last_ts_ns(s))
-            .collect();
-        for (&ts, &site) in ts_ns.iter().zip(sites) {
-            if let Some(prev) = last[site] {
-                if ts <= prev {
-                    return Err(CoreError::OutOfOrder {
-                        site: self.engine.site_ids()[site].clone(),
-                        ts_ns: ts,
-                        last_ts_ns: prev,
-                    });
-                }
-            }
-            last[site] = Some(ts);
         }
         Ok(())
     }

@@ -15,12 +15,12 @@ import pandas as pd
 
 from vpp._core import AGENT_REASONS
 
-__all__ = ["RECORD_COLUMNS", "dispatch_frame", "unit_records"]
+__all__ = ["AGENT_OF_REASON", "RECORD_COLUMNS", "dispatch_frame", "unit_records"]
 
 RECORD_COLUMNS = ("timestamp", "site", "unit", "power_mw", "reason", "agent")
 
-# Which agent a reason belongs to.
-_AGENT_OF = {
+#: Which agent a reason belongs to (the ``agent`` column of dispatch records).
+AGENT_OF_REASON = {
     "idle": "none",
     "frequency_response": "frequency_response",
     "arbitrage": "arbitrage",
@@ -46,7 +46,7 @@ def dispatch_frame(
     ts = np.asarray(ts_ns, dtype=np.int64)
     idx = np.zeros(ts.size, dtype=np.int64) if site_index is None else np.asarray(site_index)
     reasons = np.asarray(AGENT_REASONS, dtype=object)[run_output["reason"]]
-    agents = np.vectorize(_AGENT_OF.__getitem__, otypes=[object])(reasons)
+    agents = np.vectorize(AGENT_OF_REASON.__getitem__, otypes=[object])(reasons)
     return pd.DataFrame(
         {
             "timestamp": pd.to_datetime(ts, utc=True),
@@ -76,7 +76,7 @@ def unit_records(
         decision: ``AgentSet.last_decision``.
     """
     reason = str(decision["reason"])
-    agent = _AGENT_OF[reason]
+    agent = AGENT_OF_REASON[reason]
     return [
         {
             "timestamp": ts_ns,

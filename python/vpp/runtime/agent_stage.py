@@ -53,6 +53,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vpp.agents import REASONS, AgentSet
+from vpp.agents.records import AGENT_OF_REASON
 from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
 from vpp.errors import SnapshotError
 from vpp.io import Telemetry
@@ -62,16 +63,8 @@ __all__ = ["AgentStage", "step_s"]
 
 log = logging.getLogger("vpp.runtime")
 
-#: ``agent`` column by reason (as in :mod:`vpp.agents.records`).
-_AGENT_OF = {
-    "idle": "none",
-    "frequency_response": "frequency_response",
-    "arbitrage": "arbitrage",
-    "restore": "frequency_response",
-    "hold_non_finite": "hold",
-}
 _REASON_NAMES = np.asarray(REASONS, dtype=object)
-_AGENT_NAMES = np.asarray([_AGENT_OF[r] for r in REASONS], dtype=object)
+_AGENT_NAMES = np.asarray([AGENT_OF_REASON[r] for r in REASONS], dtype=object)
 
 
 def _unit_id(index: int) -> str:
