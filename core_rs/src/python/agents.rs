@@ -1,195 +1,23 @@
-//! Bindings for the agents: `vpp.agents.Battery`, `vpp.agents.AgentSet` and
-//! `vpp.agents.droop_response`. Configuration objects are the dataclasses of
-//! `vpp.agents.config`, read by attribute.
+//! Bindings for the agent set, `vpp.agents.AgentSet` (the single battery and
+//! the droop curve are in `battery.rs`). Configuration objects are the
+//! dataclasses of `vpp.agents.config`, read by attribute (`agent_config.rs`).
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyBytes, PyDict, PyTuple};
 
+use super::agent_config::{
+    arb_from_py, attr, battery_from_py, bytes_of, default_config, fr_from_py,
+};
 use super::gil::without_gil;
 use super::to_pyerr;
-use crate::agents::{
-    AgentConfig, AgentSet, ArbitrageParams, Battery, BatteryParams, Decision, DroopCurve, FrParams,
-    Reason, Scope, UnitRecords,
-};
+use crate::agents::{AgentConfig, AgentSet, Battery, Decision, Reason, Scope, UnitRecords};
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyBattery>()?;
     m.add_class::<PyAgentSet>()?;
-    m.add_function(wrap_pyfunction!(droop_response, m)?)?;
     m.add("AGENT_REASONS", REASON_CODES.map(Reason::as_str).to_vec())?;
     Ok(())
-}
-
-fn attr<'py, T: FromPyObject<'py>>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<T> {
-    obj.getattr(name)?
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{name}: wrong type in {}", type_name(obj))))
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "config".into())
-}
-
-/// Read a `BatteryConfig`-like object.
-fn battery_from_py(c: &Bound<'_, PyAny>) -> PyResult<BatteryParams> {
-    Ok(BatteryParams {
-        energy_mwh: attr(c, "energy_mwh")?,
-        max_charge_mw: attr(c, "max_charge_mw")?,
-        max_discharge_mw: attr(c, "max_discharge_mw")?,
-        charge_efficiency: attr(c, "charge_efficiency")?,
-        discharge_efficiency: attr(c, "discharge_efficiency")?,
-        soc_min: attr(c, "soc_min")?,
-        soc_max: attr(c, "soc_max")?,
-        derate_band: attr(c, "derate_band")?,
-        degradation_cost_per_mwh: attr(c, "degradation_cost_per_mwh")?,
-        start_soc: attr(c, "start_soc")?,
-    })
-}
-
-/// Read a `FrequencyResponseConfig`-like object.
-fn fr_from_py(c: &Bound<'_, PyAny>) -> PyResult<FrParams> {
-    Ok(FrParams {
-        curve: DroopCurve {
-            nominal_hz: attr(c, "nominal_hz")?,
-            deadband_hz: attr(c, "deadband_hz")?,
-            knee_hz: attr(c, "knee_hz")?,
-            knee_fraction: attr(c, "knee_fraction")?,
-            full_hz: attr(c, "full_hz")?,
-        },
-        contracted_mw: attr(c, "contracted_mw")?,
-        sustain_s: attr(c, "sustain_s")?,
-        tolerance_fraction: attr(c, "tolerance_fraction")?,
-        event_threshold_hz: attr(c, "event_threshold_hz")?,
-    })
-}
-
-/// Read an `ArbitrageConfig`-like object.
-fn arb_from_py(c: &Bound<'_, PyAny>) -> PyResult<ArbitrageParams> {
-    Ok(ArbitrageParams {
-        enabled: attr(c, "enabled")?,
-        plan_step_s: attr(c, "plan_step_s")?,
-        horizon_steps: attr(c, "horizon_steps")?,
-        soc_levels: attr(c, "soc_levels")?,
-        profile_days: attr(c, "profile_days")?,
-        min_history_steps: attr(c, "min_history_steps")?,
-        tracking_tau_s: attr(c, "tracking_tau_s")?,
-        deviation_tau_h: attr(c, "deviation_tau_h")?,
-    })
-}
-
-/// The default config object of a kind, from `vpp.agents.config`.
-fn default_config<'py>(py: Python<'py>, class: &str) -> PyResult<Bound<'py, PyAny>> {
-    py.import("vpp.agents.config")?.getattr(class)?.call0()
-}
-
-fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    obj.extract::<Vec<u8>>()
-        .map_err(|_| PyTypeError::new_err("a snapshot must be bytes"))
-}
-
-/// One battery with state (positive power = discharge).
-#[pyclass(name = "Battery", module = "vpp.agents")]
-pub struct PyBattery {
-    inner: Battery,
-}
-
-#[pymethods]
-impl PyBattery {
-    /// `Battery(config: BatteryConfig)`.
-    #[new]
-    #[pyo3(signature = (config=None, *, _state=None))]
-    fn new(config: Option<&Bound<'_, PyAny>>, _state: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        if let Some(s) = _state {
-            let inner = bincode::deserialize(&bytes_of(s)?)
-                .map_err(|e| to_pyerr(crate::CoreError::Snapshot(e.to_string())))?;
-            return Ok(Self { inner });
-        }
-        let c = config.ok_or_else(|| PyTypeError::new_err("Battery needs a BatteryConfig"))?;
-        Ok(Self {
-            inner: Battery::new(battery_from_py(c)?).map_err(to_pyerr)?,
-        })
-    }
-
-    /// Run at `power_mw` for `dt_s` s; returns the power delivered.
-    fn apply(&mut self, power_mw: f64, dt_s: f64) -> f64 {
-        self.inner.apply(power_mw, dt_s)
-    }
-
-    /// Set the SoC (clamped into the bounds); returns the SoC set.
-    fn set_soc(&mut self, soc: f64) -> f64 {
-        self.inner.set_soc(soc)
-    }
-
-    #[getter]
-    fn soc(&self) -> f64 {
-        self.inner.soc()
-    }
-
-    #[getter]
-    fn stored_mwh(&self) -> f64 {
-        self.inner.stored_mwh()
-    }
-
-    #[getter]
-    fn throughput_mwh(&self) -> f64 {
-        self.inner.throughput_mwh()
-    }
-
-    #[getter]
-    fn degradation_cost(&self) -> f64 {
-        self.inner.degradation_cost()
-    }
-
-    #[getter]
-    fn cycles(&self) -> f64 {
-        self.inner.cycles()
-    }
-
-    /// Discharge power it can hold for `dt_s`, MW.
-    fn available_discharge_mw(&self, dt_s: f64) -> f64 {
-        self.inner.available_discharge_mw(dt_s)
-    }
-
-    /// Charge power it can hold for `dt_s`, MW (positive).
-    fn available_charge_mw(&self, dt_s: f64) -> f64 {
-        self.inner.available_charge_mw(dt_s)
-    }
-
-    #[getter]
-    fn available_discharge_energy_mwh(&self) -> f64 {
-        self.inner.available_discharge_energy_mwh()
-    }
-
-    #[getter]
-    fn available_charge_energy_mwh(&self) -> f64 {
-        self.inner.available_charge_energy_mwh()
-    }
-
-    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let blob = bincode::serialize(&self.inner)
-            .map_err(|e| to_pyerr(crate::CoreError::Snapshot(e.to_string())))?;
-        Ok(PyBytes::new(py, &blob))
-    }
-
-    #[staticmethod]
-    fn restore(blob: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Self::new(None, Some(blob))
-    }
-
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let py = slf.py();
-        let blob = slf.borrow().snapshot(py)?;
-        let kwargs_ctor = py.import("functools")?.getattr("partial")?.call(
-            (slf.get_type(),),
-            Some(&[("_state", blob)].into_py_dict(py)?),
-        )?;
-        PyTuple::new(py, [kwargs_ctor.into_any(), PyTuple::empty(py).into_any()])
-    }
 }
 
 fn decision_dict<'py>(py: Python<'py>, d: &Decision) -> PyResult<Bound<'py, PyDict>> {
@@ -561,28 +389,6 @@ impl PyAgentSet {
         )?;
         PyTuple::new(py, [ctor.into_any(), PyTuple::empty(py).into_any()])
     }
-}
-
-/// Droop response as a signed fraction of contracted power for each
-/// frequency (positive = discharge), under a `FrequencyResponseConfig`.
-#[pyfunction]
-#[pyo3(signature = (frequency_hz, config=None))]
-fn droop_response<'py>(
-    py: Python<'py>,
-    frequency_hz: PyReadonlyArray1<'py, f64>,
-    config: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let fr = match config {
-        Some(c) if !c.is_none() => fr_from_py(c)?,
-        _ => fr_from_py(&default_config(py, "FrequencyResponseConfig")?)?,
-    };
-    fr.validate().map_err(to_pyerr)?;
-    let out: Vec<f64> = frequency_hz
-        .as_array()
-        .iter()
-        .map(|&f| fr.curve.fraction(f))
-        .collect();
-    Ok(PyArray1::from_vec(py, out))
 }
 
 /// Reason codes in `u8` order; exported as `AGENT_REASONS`.

@@ -3,7 +3,9 @@
 
 use pyo3::prelude::*;
 
+mod agent_config;
 mod agents;
+mod battery;
 mod errors;
 mod features;
 mod gil;
@@ -17,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     features::register(m)?;
+    battery::register(m)?;
     agents::register(m)?;
     pipeline::register(m)?;
     msgdecode::register(m)?;
