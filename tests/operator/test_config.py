@@ -315,3 +315,14 @@ def test_skipped_destinations_are_left_to_the_command():
     args = p.parse_args([])
     apply_config(args, env={"VPP_STORE_URL": "x.db", "VPP_KAFKA_BROKERS": "k:9092"})
     assert (args.store, args.brokers) == (None, "k:9092")
+
+
+def test_mcp_fleet_of_its_own_from_the_file_and_the_flag_wins(tmp_path):
+    path = _toml(tmp_path, '[mcp]\nfleet_config = "fleet.json"\nown_fleet = true\n')
+    args = build_parser().parse_args(["mcp", "--config", str(path)])
+    apply_config(args, env={})
+    assert (args.fleet_config, args.own_fleet) == ("fleet.json", True)
+    args = build_parser().parse_args(["mcp", "--config", str(path), "--fleet-config", "b.json"])
+    cfg = apply_config(args, env={"VPP_MCP_OWN_FLEET": "false"})
+    assert (args.fleet_config, args.own_fleet) == ("b.json", False)
+    assert cfg.source("mcp.fleet_config") == "--fleet-config"

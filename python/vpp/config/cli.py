@@ -75,6 +75,8 @@ MCP_FLAG_KEYS: dict[str, str] = {
     "host": "mcp.host",
     "port": "mcp.port",
     "token_file": "mcp.token_file",
+    "fleet_config": "mcp.fleet_config",
+    "own_fleet": "mcp.own_fleet",
 }
 
 #: Keys that only make sense with a file input (skipped under ``--twin``).

@@ -269,6 +269,12 @@ class McpSettings:
     max_dispatch_mw: float | None = _key(
         None, "largest |power| dispatch_battery accepts, MW; unset: fleet limits", _POSITIVE
     )
+    fleet_config: str | None = _key(
+        None, "fleet JSON (vpp.mcp.fleet) the server acts on; unset: the store's fleet"
+    )
+    own_fleet: bool = _key(
+        False, "the fleet_config fleet is separate from the pipeline's (own unit ids)"
+    )
 
 
 @dataclass(frozen=True)
