@@ -122,7 +122,9 @@ start() {
     fi
     local t0=$SECONDS
     until ready; do
-        pid_alive "$PIDF" "$PID_PATTERN" || fail_start influx "$PIDF" "$LOGF"
+        # Liveness only: until the child has exec'd, its command line is
+        # still this shell's, so the pattern would call a live start dead.
+        pid_alive "$PIDF" || fail_start influx "$PIDF" "$LOGF"
         ((SECONDS - t0 < READY_TIMEOUT_S)) || fail_start influx "$PIDF" "$LOGF"
         sleep 0.2
     done

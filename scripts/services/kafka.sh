@@ -156,7 +156,9 @@ start() {
     fi
     local t0=$SECONDS
     until ready; do
-        pid_alive "$PIDF" "$PID_PATTERN" || fail_start kafka "$PIDF" "$LOGF"
+        # Liveness only: until the child has exec'd, its command line is
+        # still this shell's, so the pattern would call a live start dead.
+        pid_alive "$PIDF" || fail_start kafka "$PIDF" "$LOGF"
         ((SECONDS - t0 < READY_TIMEOUT_S)) || fail_start kafka "$PIDF" "$LOGF"
         sleep 0.5
     done
