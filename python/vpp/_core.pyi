@@ -103,6 +103,7 @@ class Pipeline:
         *,
         units: bool = False,
         soc_record_s: float = 900.0,
+        dispatch_tolerance_mw: float = 0.0,
     ) -> tuple[Any, ...]: ...
     def process(
         self,
@@ -120,6 +121,7 @@ class Pipeline:
         *,
         units: bool = False,
         soc_record_s: float = 900.0,
+        dispatch_tolerance_mw: float = 0.0,
     ) -> tuple[Any, ...]: ...
     def _attach_agents(self, state: bytes, sites: list[str]) -> None: ...
     def _agent_units(
@@ -185,6 +187,7 @@ class AgentSet:
         *,
         units: bool = False,
         soc_record_s: float = 900.0,
+        dispatch_tolerance_mw: float = 0.0,
     ) -> dict[str, Any]: ...
     def set_price_forecast(self, site: int, ts_ns: int, prices: list[float]) -> None: ...
     def set_unit_soc(self, unit: int, soc: float) -> float: ...

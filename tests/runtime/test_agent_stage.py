@@ -217,3 +217,24 @@ def test_checkpoint_from_before_the_agents_starts_them_afresh(tel: Telemetry) ->
     out = proc.process(tel.slice(1000, 2000))
     assert len(out.dispatch) and set(out.soc["site"]) == set(tel.site_ids())
     assert proc.describe()["agents"]["decided_events"] == 1000
+
+
+def test_vpp_run_dispatch_tolerance_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VPP_MODEL", raising=False)
+    counts = {}
+    for tol in ("0", "0.2"):
+        monkeypatch.setenv("VPP_AGENTS_DISPATCH_TOLERANCE_MW", tol)
+        store_path = tmp_path / f"store-{tol}.sqlite"
+        argv = ["run", "--store", str(store_path), "--days", "0.5", "--sites", "1", "-q"]
+        argv += ["--battery-units", "3", "--fr-mw", "3"]
+        assert main(argv) == 0
+        summary = json.loads(capsys.readouterr().out)
+        with open_store(str(store_path)) as store:  # type: ignore[attr-defined]
+            dispatch = store.dispatch_range()
+        assert len(dispatch) == summary["records"]["dispatch"] > 0
+        counts[tol] = (len(dispatch), summary["agents"]["throughput_mwh"])
+    # Fewer records for the same decisions (the tolerance thins records only).
+    assert counts["0.2"][0] < counts["0"][0] / 2
+    assert counts["0.2"][1] == pytest.approx(counts["0"][1], rel=1e-12)

@@ -166,3 +166,34 @@ def test_soc_cadence_zero_and_bad_values(tel: Telemetry) -> None:
     # Refused before any state changed; without units=True the call keeps its shape.
     nxt = tel.slice(50, 100)
     assert len(p.process_decide(nxt.ts_ns, nxt.values, nxt.sites)) == 3
+
+
+def test_dispatch_tolerance_thins_records_within_the_tolerance(tel: Telemetry) -> None:
+    part = tel.slice(0, 1200)
+    n, tol = len(part), 0.1
+
+    def records(**kw: float) -> dict:
+        p, setup = _pipeline(tel)
+        *_, units = p.process_decide(part.ts_ns, part.values, part.sites, units=True, **kw)
+        return units, len(setup.fleet.units)
+
+    (exact, n_units), (thin, _) = records(), records(dispatch_tolerance_mw=tol)
+    assert 0 < len(thin["dispatch_event"]) < len(exact["dispatch_event"]) / 2
+    truth = _held(exact, "dispatch_power_mw", n, n_units, "dispatch")
+    held = _held(thin, "dispatch_power_mw", n, n_units, "dispatch")
+    known = np.isfinite(truth)
+    np.testing.assert_array_equal(np.isfinite(held), known)
+    assert np.abs(held[known] - truth[known]).max() <= tol + 1e-12
+    # Starting and stopping are exact: a unit at 0 MW is recorded at 0 MW.
+    idle = known & (truth == 0.0)
+    assert idle.any() and (held[idle] == 0.0).all()
+    # SoC records do not depend on the dispatch tolerance.
+    np.testing.assert_array_equal(thin["soc_stored_mwh"], exact["soc_stored_mwh"])
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_bad_dispatch_tolerance_is_refused_by_name(tel: Telemetry, bad: float) -> None:
+    p, _ = _pipeline(tel)
+    part = tel.slice(0, 20)
+    with pytest.raises((ValueError, VppError), match="dispatch_tolerance_mw"):
+        p.process_decide(part.ts_ns, part.values, part.sites, units=True, dispatch_tolerance_mw=bad)

@@ -323,3 +323,67 @@ fn unit_records_sum_to_the_site_and_survive_a_snapshot() {
     assert_eq!(shifted[..], recs.dispatch_event[split..]);
     assert_eq!(first.n_soc() + second.n_soc(), recs.n_soc());
 }
+
+/// Per event, each unit's held dispatch record (NaN before its first).
+fn held_per_event(recs: &UnitRecords, n_events: usize, n_units: usize) -> Vec<Vec<f64>> {
+    let mut held = vec![f64::NAN; n_units];
+    let mut out = Vec::with_capacity(n_events);
+    let mut k = 0;
+    for i in 0..n_events {
+        while k < recs.n_dispatch() && recs.dispatch_event[k] as usize == i {
+            held[recs.dispatch_unit[k] as usize] = recs.dispatch_power_mw[k];
+            k += 1;
+        }
+        out.push(held.clone());
+    }
+    out
+}
+
+/// With a tolerance, frequency response's small moves and reason flips are
+/// thinned: fewer records, each held record within the tolerance of its
+/// unit's power, and a unit at exactly 0 MW is recorded at exactly 0.
+#[test]
+fn dispatch_tolerance_thins_records_within_bounds() {
+    let n = 600;
+    let ts: Vec<i64> = (1..=n as i64).map(|i| i * MIN_NS).collect();
+    // Frequency wandering through and out of the deadband.
+    let f: Vec<f64> = (0..n)
+        .map(|i| 50.0 + 0.25 * ((i as f64) * 0.07).sin() * ((i as f64) * 0.011).cos())
+        .collect();
+    let p: Vec<f64> = (0..n).map(|i| 30.0 + (i % 60) as f64).collect();
+    let sites = vec![0usize; n];
+    let run = |tol: f64| {
+        let mut recs = UnitRecords::new(900.0);
+        recs.dispatch_tolerance_mw = tol;
+        agents(3, 2.0, false)
+            .run_units(&ts, &sites, &f, &p, None, Some(&mut recs))
+            .unwrap();
+        recs
+    };
+    let exact = run(0.0);
+    let tol = 0.05;
+    let thin = run(tol);
+    assert!(
+        thin.n_dispatch() * 2 < exact.n_dispatch(),
+        "{} vs {}",
+        thin.n_dispatch(),
+        exact.n_dispatch()
+    );
+    let truth = held_per_event(&exact, n, 3);
+    let held = held_per_event(&thin, n, 3);
+    let mut zeros = 0;
+    for i in 0..n {
+        for u in 0..3 {
+            let (t, h) = (truth[i][u], held[i][u]);
+            assert!(
+                (t - h).abs() <= tol + 1e-12,
+                "event {i} unit {u}: {h} vs {t}"
+            );
+            if t == 0.0 {
+                zeros += 1;
+                assert_eq!(h, 0.0, "event {i} unit {u}");
+            }
+        }
+    }
+    assert!(zeros > 0, "the frequency must sit in the deadband at times");
+}

@@ -5,7 +5,14 @@
 //! * a dispatch record `(event, unit, power_mw, reason)` is kept when the
 //!   unit's power or the site's reason differs from that unit's previous
 //!   record, so each record holds until the next one of its unit and the
-//!   records of a site's units, held that way, add up to the site's power;
+//!   records of a site's units, held that way, add up to the site's power.
+//!   With a tolerance `dispatch_tolerance_mw` > 0 a record is kept only when
+//!   the unit's power moves more than the tolerance from the held record or
+//!   stops (exactly 0 MW after a non-zero record); a change of reason alone
+//!   is not recorded. Each held record is then within the tolerance of its
+//!   unit's power and an idle unit reads exactly 0, which thins the records
+//!   frequency response makes at nearly every event (tiny moves just outside
+//!   the deadband, and the reason flipping as frequency crosses it);
 //! * a SoC record `(event, unit, soc_frac, stored_mwh)` is kept at the first
 //!   event of each `soc_record_ns` slot of event time (`ts_ns` divided by the
 //!   cadence), the state after that event's step.
@@ -65,8 +72,17 @@ impl UnitLog {
         let units = fleet.units();
         for &u in fleet.members(Scope::Site(site)) {
             let p = unit_power_mw[u];
-            // `!=` on purpose: NaN never equals, so the first record is kept.
-            if p.to_bits() != self.last_power_mw[u].to_bits() || code != self.last_reason[u] {
+            let last = self.last_power_mw[u];
+            let keep = if out.dispatch_tolerance_mw > 0.0 {
+                last.is_nan()
+                    || (p - last).abs() > out.dispatch_tolerance_mw
+                    || (p == 0.0 && last != 0.0)
+            } else {
+                // Bits on purpose: NaN (no record yet) never matches, so the
+                // first record is kept.
+                p.to_bits() != last.to_bits() || code != self.last_reason[u]
+            };
+            if keep {
                 self.last_power_mw[u] = p;
                 self.last_reason[u] = code;
                 out.dispatch_event.push(event as u64);
@@ -94,6 +110,9 @@ impl UnitLog {
 pub struct UnitRecords {
     /// SoC record cadence in event time, ns (≤ 0: no SoC records).
     pub soc_record_ns: i64,
+    /// Power change, MW, below which a unit's dispatch record is held
+    /// (0: every change is recorded).
+    pub dispatch_tolerance_mw: f64,
     /// Event index of each dispatch record.
     pub dispatch_event: Vec<u64>,
     /// Unit index of each dispatch record.
@@ -127,7 +146,7 @@ impl UnitRecords {
         }
     }
 
-    /// Drop the records, keep the capacity and the cadence; reserve room for
+    /// Drop the records, keep the capacity and the settings; reserve room for
     /// about `events` dispatch records so a batch rarely grows the buffers.
     pub fn clear(&mut self, events: usize) {
         self.dispatch_event.clear();

@@ -165,8 +165,9 @@ impl PyAgentSet {
     /// the price forecast used when event i re-plans. With `units=True` the
     /// dict also has `"units"`: the thinned per-unit records of the same loop
     /// (as `Pipeline.process_decide(units=True)`'s, SoC every
-    /// `soc_record_s` of event time). Releases the GIL.
-    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0))]
+    /// `soc_record_s` of event time, power changes beyond
+    /// `dispatch_tolerance_mw`). Releases the GIL.
+    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &mut self,
@@ -178,9 +179,10 @@ impl PyAgentSet {
         forecasts: Option<PyReadonlyArray2<'py, f64>>,
         units: bool,
         soc_record_s: f64,
+        dispatch_tolerance_mw: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut recs = UnitRecords::default();
-        super::pipeline::set_cadence(&mut recs, soc_record_s)?;
+        super::pipeline::set_record_options(&mut recs, soc_record_s, dispatch_tolerance_mw)?;
         // Copies: Python may not write into them while the GIL is released.
         let ts: Vec<i64> = ts_ns.as_array().to_vec();
         let f: Vec<f64> = frequency_hz.as_array().to_vec();

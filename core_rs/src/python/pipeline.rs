@@ -78,14 +78,26 @@ pub(super) fn unit_records_dict<'py>(
     Ok(d)
 }
 
-/// `UnitRecords` with the cadence `soc_record_s`, checked.
-pub(super) fn set_cadence(u: &mut UnitRecords, soc_record_s: f64) -> PyResult<()> {
+/// `UnitRecords` with the SoC cadence `soc_record_s` and the dispatch
+/// tolerance `dispatch_tolerance_mw`, checked.
+pub(super) fn set_record_options(
+    u: &mut UnitRecords,
+    soc_record_s: f64,
+    dispatch_tolerance_mw: f64,
+) -> PyResult<()> {
     if soc_record_s.is_nan() || soc_record_s < 0.0 {
         return Err(to_pyerr(CoreError::InvalidParameter(format!(
             "soc_record_s: must be >= 0 (0: no SoC records), got {soc_record_s}"
         ))));
     }
+    if !(dispatch_tolerance_mw.is_finite() && dispatch_tolerance_mw >= 0.0) {
+        return Err(to_pyerr(CoreError::InvalidParameter(format!(
+            "dispatch_tolerance_mw: must be finite and >= 0 (0: every change), got \
+             {dispatch_tolerance_mw}"
+        ))));
+    }
     u.soc_record_ns = UnitRecords::new(soc_record_s).soc_record_ns;
+    u.dispatch_tolerance_mw = dispatch_tolerance_mw;
     Ok(())
 }
 
@@ -332,7 +344,8 @@ impl PyPipeline {
     /// `NO_DECISION` for a site the agents do not cover). With `units=True`
     /// a fourth item holds the event's per-unit records (as
     /// `process_decide`'s, event index 0).
-    #[pyo3(signature = (ts_ns, values, site="grid", *, units=false, soc_record_s=900.0))]
+    #[pyo3(signature = (ts_ns, values, site="grid", *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0))]
+    #[allow(clippy::too_many_arguments)]
     fn push_decide<'py>(
         &mut self,
         py: Python<'py>,
@@ -341,13 +354,14 @@ impl PyPipeline {
         site: &str,
         units: bool,
         soc_record_s: f64,
+        dispatch_tolerance_mw: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if self.inner.agents().is_none() {
             return Err(PyValueError::new_err(
                 "no agents attached; call attach_agents first",
             ));
         }
-        set_cadence(&mut self.units, soc_record_s)?;
+        set_record_options(&mut self.units, soc_record_s, dispatch_tolerance_mw)?;
         let decision = self.push_event(ts_ns, values, site, units)?;
         let row = PyArray1::from_slice(py, &self.feats);
         let pred = PyArray1::from_slice(py, &self.preds);
@@ -432,8 +446,10 @@ impl PyPipeline {
     /// decided (skipped as out of order, or at a site the agents do not
     /// cover) get NaN and reason `NO_DECISION`. With `units=True` a fourth
     /// item holds the thinned per-unit records written in the same loop
-    /// (`crate::agents::unit_log`; SoC every `soc_record_s` of event time).
-    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise", *, units=false, soc_record_s=900.0))]
+    /// (`crate::agents::unit_log`; SoC every `soc_record_s` of event time; a
+    /// unit's power change recorded once it moves more than
+    /// `dispatch_tolerance_mw` from the held record, 0: every change).
+    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise", *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn process_decide<'py>(
         &mut self,
@@ -444,13 +460,14 @@ impl PyPipeline {
         on_out_of_order: &str,
         units: bool,
         soc_record_s: f64,
+        dispatch_tolerance_mw: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if self.inner.agents().is_none() {
             return Err(PyValueError::new_err(
                 "no agents attached; call attach_agents first",
             ));
         }
-        set_cadence(&mut self.units, soc_record_s)?;
+        set_record_options(&mut self.units, soc_record_s, dispatch_tolerance_mw)?;
         self.run_batch(py, ts_ns, values, sites, on_out_of_order, true, units)
     }
 

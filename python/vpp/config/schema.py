@@ -197,6 +197,12 @@ class AgentSettings:
         "cadence of each unit's SoC records in event time, s (0: only at each batch's end)",
         _NON_NEGATIVE,
     )
+    dispatch_tolerance_mw: float = _key(
+        0.0,
+        "re-record a unit's dispatch once its power moves more than this or stops, MW "
+        "(0: every change of power or reason)",
+        _NON_NEGATIVE,
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,10 @@ Records (written from the same native loop that decides, see
   decided event where the unit's power or the site's reason differs from
   that unit's previous record. Each record holds until the next one of its
   unit; held that way, the records of a site's units add up to the site's
-  power at every event.
+  power at every event. With ``agents.dispatch_tolerance_mw`` > 0 a unit is
+  recorded only once its power moves more than that from the held record,
+  or stops (a change of reason alone is not recorded): each held record is
+  then within the tolerance of its unit's power, and an idle unit reads 0.
 * soc: ``ts_ns, site, unit, soc_frac, energy_mwh`` (the state after the
   event's step, energy = stored energy in MWh) for every unit at the first
   decided event of its site in each ``agents.soc_record_s`` slot of event
@@ -116,6 +119,7 @@ class AgentStage:
         self.undecided = 0
         self.dispatch_records = 0
         self.soc_record_s = float(getattr(agents, "soc_record_s", 900.0))
+        self.dispatch_tolerance_mw = float(getattr(agents, "dispatch_tolerance_mw", 0.0))
         self._units: dict[str, np.ndarray] | None = None  # per-unit records of the batch
         self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
 
@@ -181,6 +185,7 @@ class AgentStage:
             on_out_of_order="skip",
             units=True,
             soc_record_s=self.soc_record_s,
+            dispatch_tolerance_mw=self.dispatch_tolerance_mw,
         )
         self._units = units
         return feats, preds, decisions
@@ -212,6 +217,7 @@ class AgentStage:
                 sites=np.ascontiguousarray(site_idx[keep]),
                 units=True,
                 soc_record_s=self.soc_record_s,
+                dispatch_tolerance_mw=self.dispatch_tolerance_mw,
             )
             for k in DECISION_KEYS:
                 out[k][keep] = got[k]
