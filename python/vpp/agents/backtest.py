@@ -37,8 +37,9 @@ __all__ = [
 LP_MAX_STEPS = 20_000
 
 #: Price forecasters of the trader: the Rust built-in 14-day profile with a
-#: fading deviation, or :class:`vpp.agents.price_forecast.MlPriceForecaster`.
-FORECASTERS: tuple[str, ...] = ("profile", "ml")
+#: fading deviation, :class:`vpp.agents.price_forecast.MlPriceForecaster`, or
+#: :class:`vpp.agents.fundamental_forecast.FundamentalPriceForecaster`.
+FORECASTERS: tuple[str, ...] = ("profile", "ml", "fundamental")
 
 
 def _ts(ts_ns: npt.ArrayLike) -> np.ndarray:
@@ -127,12 +128,15 @@ def arbitrage_backtest(
         arbitrage: Trader settings (default :class:`ArbitrageConfig`).
         settlement_s: Settlement period in s (default hourly, as a day-ahead
             market); None settles each event at its own price.
-        forecaster: ``"profile"`` (the built-in) or ``"ml"`` (walk-forward
-            XGBoost, :class:`~vpp.agents.price_forecast.MlPriceForecaster`,
-            hourly plan steps only; the built-in covers its warm-up).
-            Ignored when ``forecasts`` is given.
-        signals: Optional per-event ``load_mw``, ``solar_mw``, ``wind_mw``,
-            ``temperature_c`` for the ``"ml"`` forecaster.
+        forecaster: ``"profile"`` (the built-in), ``"ml"`` (walk-forward
+            XGBoost, :class:`~vpp.agents.price_forecast.MlPriceForecaster`)
+            or ``"fundamental"`` (load, solar and wind through a learnt merit
+            order, :class:`~vpp.agents.fundamental_forecast.FundamentalPriceForecaster`);
+            the last two need hourly plan steps, and the built-in covers
+            their warm-up. Ignored when ``forecasts`` is given.
+        signals: Per-event ``load_mw``, ``solar_mw``, ``wind_mw`` (and
+            ``temperature_c``) for the ``"ml"`` (optional) and
+            ``"fundamental"`` (required) forecasters.
 
     Returns:
         ``{"profit", "oracle_profit", "capture_ratio", "cycles",
@@ -164,8 +168,8 @@ def arbitrage_backtest(
         raise ParameterError(
             f"invalid parameter: forecaster: must be one of {FORECASTERS}, got {forecaster!r}"
         )
-    if forecasts is None and forecaster == "ml":
-        power_mw = _run_ml(agents, arb, ts, f, p, signals)
+    if forecasts is None and forecaster != "profile":
+        power_mw = _run_hourly(agents, arb, ts, f, p, signals, forecaster)
     else:
         fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
         power_mw = agents.run(ts, f, p, forecasts=fc)["total_mw"]
@@ -191,24 +195,31 @@ def arbitrage_backtest(
     }
 
 
-def _run_ml(
+def _run_hourly(
     agents: AgentSet,
     arb: ArbitrageConfig,
     ts: np.ndarray,
     f: np.ndarray,
     p: np.ndarray,
     signals: Mapping[str, npt.ArrayLike] | None,
+    forecaster: str,
 ) -> np.ndarray:
-    """Run the agents hour by hour, handing the trader the ML forecast made
-    at the start of each hour (total fleet power per event)."""
+    """Run the agents hour by hour, handing the trader the forecast made at
+    the start of each hour (total fleet power per event)."""
+    from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
     from vpp.agents.price_forecast import MlPriceForecaster
 
     if arb.plan_step_s != 3600.0:
         raise ParameterError(
-            "invalid parameter: plan_step_s: the ml forecaster needs hourly plan steps, "
-            f"got {arb.plan_step_s}"
+            f"invalid parameter: plan_step_s: the {forecaster} forecaster needs hourly plan "
+            f"steps, got {arb.plan_step_s}"
         )
-    hourly = MlPriceForecaster(horizon_h=arb.horizon_steps).forecast(ts, p, signals)
+    model = (
+        MlPriceForecaster(horizon_h=arb.horizon_steps)
+        if forecaster == "ml"
+        else FundamentalPriceForecaster(horizon_h=arb.horizon_steps)
+    )
+    hourly = model.forecast(ts, p, signals)
     hour = ts // 3_600_000_000_000
     starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
     ends = np.r_[starts[1:], ts.size]

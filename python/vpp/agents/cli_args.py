@@ -75,10 +75,12 @@ def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
     """Add ``--price-forecaster`` (see :data:`vpp.agents.backtest.FORECASTERS`)."""
     parser.add_argument(
         "--price-forecaster",
-        choices=("profile", "ml"),
+        choices=("profile", "ml", "fundamental"),
         default="profile",
-        help="the trader's price forecaster: the built-in 14-day profile (default) or "
-        "walk-forward XGBoost on price, load, solar, wind and temperature (ml)",
+        help="the trader's price forecaster: the built-in 14-day profile (default), "
+        "walk-forward XGBoost on price, load, solar, wind and temperature (ml), or load, "
+        "solar and wind through a learnt merit order over the wind's uncertainty "
+        "(fundamental; needs load_mw, solar_mw and wind_mw)",
     )
 
 

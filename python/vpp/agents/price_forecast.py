@@ -56,7 +56,13 @@ import numpy.typing as npt
 
 from vpp.errors import ParameterError
 
-__all__ = ["EXOGENOUS_SIGNALS", "HourlyForecast", "MlPriceForecaster", "hourly_means"]
+__all__ = [
+    "EXOGENOUS_SIGNALS",
+    "HourlyForecast",
+    "MlPriceForecaster",
+    "checked_series",
+    "hourly_means",
+]
 
 _NS_PER_HOUR = 3_600_000_000_000
 #: Signals the forecaster uses besides price, when given.
@@ -109,6 +115,24 @@ def hourly_means(ts_ns: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
         np.maximum.accumulate(pos, out=pos)
         out[:, c] = np.where(pos >= 0, col[np.maximum(pos, 0)], np.nan)
     return np.arange(first, first + m, dtype=np.int64), out
+
+
+def checked_series(ts_ns: npt.ArrayLike, prices: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Event timestamps (int64, strictly increasing) and prices (float64, same shape).
+
+    Raises:
+        ParameterError: naming ``prices`` or ``ts_ns``.
+    """
+    ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
+    p = np.asarray(prices, dtype=np.float64)
+    if ts.ndim != 1 or p.shape != ts.shape or ts.size < 2:
+        raise ParameterError(
+            f"invalid parameter: prices: need 1-D prices matching ts_ns, got {p.shape} "
+            f"for {ts.shape}"
+        )
+    if np.any(np.diff(ts) <= 0):
+        raise ParameterError("invalid parameter: ts_ns: timestamps must be strictly increasing")
+    return ts, p
 
 
 def _same_hour_mean(x: np.ndarray, days: int) -> np.ndarray:
@@ -284,15 +308,7 @@ class MlPriceForecaster:
         """
         import xgboost as xgb
 
-        ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
-        p = np.asarray(prices, dtype=np.float64)
-        if ts.ndim != 1 or p.shape != ts.shape or ts.size < 2:
-            raise ParameterError(
-                f"invalid parameter: prices: need 1-D prices matching ts_ns, got {p.shape} "
-                f"for {ts.shape}"
-            )
-        if np.any(np.diff(ts) <= 0):
-            raise ParameterError("invalid parameter: ts_ns: timestamps must be strictly increasing")
+        ts, p = checked_series(ts_ns, prices)
         if not np.isfinite(p).any():
             raise ParameterError("invalid parameter: price_per_mwh: no finite price")
         names = ["price"]
