@@ -256,6 +256,7 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
                 value(s, "vpp_events_in_total", source="kafka") >= total
                 and lag != []
                 and all(v == 0 for v in lag)
+                and value(s, "vpp_events_out_total", kind="store_point") >= len(tel)
             )
 
         s = _wait_for(url, done)
