@@ -30,8 +30,6 @@ within a few points of what any forecast-driven trader can reach.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from typing import Any
 from unittest import mock
@@ -49,6 +47,7 @@ from bench.arbitrage_information import (
     POWER_MW,
     WEAR,
     _trade,
+    run_study,
 )
 from vpp.agents.oracle import OracleLimits, oracle_dp
 
@@ -228,12 +227,7 @@ def study(seed: int = 1, days: float = 365.0) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the ceiling study's capture ratios as JSON."""
-    ap = argparse.ArgumentParser(prog="python -m bench.arbitrage_ceiling")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--days", type=float, default=365.0)
-    a = ap.parse_args(argv)
-    print(json.dumps(study(a.seed, a.days), indent=2))
-    return 0
+    return run_study("python -m bench.arbitrage_ceiling", study, argv)
 
 
 if __name__ == "__main__":

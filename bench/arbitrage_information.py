@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 import numba as nb
 import numpy as np
@@ -156,14 +157,21 @@ def study(seed: int = 1, days: float = 365.0) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the study's capture ratios as JSON."""
-    ap = argparse.ArgumentParser(prog="python -m bench.arbitrage_information")
+def run_study(
+    prog: str, study_fn: Callable[[int, float], dict[str, float]], argv: list[str] | None
+) -> int:
+    """``--seed``/``--days`` command line of a study: print its result as JSON."""
+    ap = argparse.ArgumentParser(prog=prog)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--days", type=float, default=365.0)
     a = ap.parse_args(argv)
-    print(json.dumps(study(a.seed, a.days), indent=2))
+    print(json.dumps(study_fn(a.seed, a.days), indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the study's capture ratios as JSON."""
+    return run_study("python -m bench.arbitrage_information", study, argv)
 
 
 if __name__ == "__main__":
