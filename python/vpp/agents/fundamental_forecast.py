@@ -213,8 +213,8 @@ class FundamentalPriceForecaster:
             wind_q = np.quantile(wind_hist, norm.cdf(z))
             target = h + k
             load_fc, clear = _load_and_clear_sky(lh, sh, int(hour[0]), h, target)
-            now_load, _ = _load_and_clear_sky(lh, sh, int(hour[0]), h, np.array([h]))
-            anomaly = l0 / now_load[0] - 1.0 if now_load[0] > 0 else 0.0
+            # target[0] is this hour: its profile is the load expected now.
+            anomaly = l0 / load_fc[0] - 1.0 if load_fc[0] > 0 else 0.0
             load_fc = load_fc * (1.0 + anomaly * np.exp(-k / tau_l))
             ci_now = _clear_sky_index_now(first[:, 2], sh, h, s0, ci_mean)
             solar_fc = clear * (ci_mean + (ci_now - ci_mean) * np.exp(-k / tau_s))
