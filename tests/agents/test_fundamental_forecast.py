@@ -9,9 +9,16 @@ import pytest
 
 from vpp.agents import BatteryConfig
 from vpp.agents.backtest import arbitrage_backtest
-from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS, FundamentalPriceForecaster
+from vpp.agents.fundamental_forecast import (
+    REQUIRED_SIGNALS,
+    FundamentalPriceForecaster,
+    _score_time_constant,
+    _temperature_sensitivity,
+)
+from vpp.agents.price_forecast import hourly_means
 from vpp.errors import ParameterError
 from vpp.twin import generate
+from vpp.twin.params import LoadParams, WindParams
 
 H_NS = 3_600_000_000_000
 SMALL = {"warmup_days": 7.0, "refit_days": 3.0, "n_jobs": 1}
@@ -24,7 +31,8 @@ def twin() -> pd.DataFrame:
 
 def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     ts = pd.DatetimeIndex(df["timestamp"]).asi8
-    return ts, df["price_per_mwh"].to_numpy(), {k: df[k].to_numpy() for k in REQUIRED_SIGNALS}
+    keys = (*REQUIRED_SIGNALS, "temperature_c")
+    return ts, df["price_per_mwh"].to_numpy(), {k: df[k].to_numpy() for k in keys}
 
 
 def test_forecasts_before_a_change_do_not_see_it(twin: pd.DataFrame) -> None:
@@ -50,8 +58,12 @@ def test_missing_signals_and_bad_parameters_are_named(twin: pd.DataFrame) -> Non
         FundamentalPriceForecaster().forecast(ts, p, {k: sig[k] for k in ("load_mw", "solar_mw")})
     with pytest.raises(ParameterError, match="solar_mw: 3 values"):
         FundamentalPriceForecaster().forecast(ts, p, {**sig, "solar_mw": np.ones(3)})
+    with pytest.raises(ParameterError, match="temperature_c: 3 values"):
+        FundamentalPriceForecaster().forecast(ts, p, {**sig, "temperature_c": np.ones(3)})
     with pytest.raises(ParameterError, match="load_tau_h"):
         FundamentalPriceForecaster(load_tau_h=0.0)
+    with pytest.raises(ParameterError, match="load_noise_tau_h"):
+        FundamentalPriceForecaster(load_noise_tau_h=-1.0)
     bat = BatteryConfig()
     with pytest.raises(ParameterError, match="needs"):
         arbitrage_backtest(ts, p, bat, forecaster="fundamental")
@@ -65,3 +77,34 @@ def test_trader_with_fundamental_forecast_beats_the_builtin() -> None:
     fund = arbitrage_backtest(ts, p, bat, forecaster="fundamental", signals=sig)
     assert fund["oracle_profit"] == pytest.approx(prof["oracle_profit"])
     assert fund["capture_ratio"] > prof["capture_ratio"], (fund, prof)
+
+
+def test_temperature_changes_the_forecast_and_is_optional(twin: pd.DataFrame) -> None:
+    ts, p, sig = _inputs(twin)
+    with_t = FundamentalPriceForecaster(**SMALL).forecast(ts, p, sig)
+    without = FundamentalPriceForecaster(**SMALL).forecast(
+        ts, p, {k: sig[k] for k in REQUIRED_SIGNALS}
+    )
+    unknown = FundamentalPriceForecaster(**SMALL).forecast(
+        ts, p, {**sig, "temperature_c": np.full(ts.size, np.nan)}
+    )
+    assert np.isfinite(with_t.prices[-1]).all()
+    assert not np.allclose(with_t.prices[-1], without.prices[-1])
+    # Unknown temperature is the same as none.
+    np.testing.assert_array_equal(unknown.prices, without.prices)
+
+
+def test_the_learnt_physics_match_the_twins_parameters() -> None:
+    """The load's temperature sensitivity and the wind's time constant come
+    out of the data near the values the twin was built with."""
+    from scipy.stats import norm
+
+    df = generate(days=35, resolution="1min", sites=1, seed=3)  # January
+    ts = pd.DatetimeIndex(df["timestamp"]).asi8
+    hour, means = hourly_means(ts, df[["load_mw", "temperature_c"]].to_numpy())
+    beta = _temperature_sensitivity(means[:, 0], means[:, 1], int(hour[0]), hour.size)
+    # Heating: load rises as temperature falls, by about heating_per_c.
+    assert -2.0 * LoadParams().heating_per_c < beta < -0.5 * LoadParams().heating_per_c
+    w = df["wind_mw"].to_numpy()
+    tau_h = _score_time_constant(ts, w, np.sort(w), norm)
+    assert 0.75 * WindParams().tau_h < tau_h < 1.35 * WindParams().tau_h

@@ -8,18 +8,25 @@ price. At the first event of every hour this forecaster:
 
 * learns the price curve ``price = G(net load, renewable share)`` with
   XGBoost (monotone: rising in net load, falling in share) on all events so
-  far, refitted every ``refit_days``;
+  far, refitted every ``refit_days`` and read from a table
+  (:class:`~vpp.agents.price_curve.PriceCurve`);
 * turns the wind now into a Gaussian score through the empirical
-  distribution of the last ``wind_days`` days (a value at the 0 or rated
-  atom takes the score's conditional mean on the atom), lets the score
-  revert with a time constant estimated from the history's hour-to-hour
-  autocorrelation, and maps 16 Gauss-Hermite nodes of it back to MW through
-  the empirical quantiles;
-* forecasts load as the mean of the same hour on the same day type
-  (weekday, Saturday, Sunday) over three weeks, scaled by today's anomaly
-  fading over ``load_tau_h``, and solar as the 14-day clear-sky envelope
-  times the clear-sky index now fading to its 14-day mean over
-  ``solar_tau_h``;
+  distribution of the events of the last ``wind_days`` days (a value at the
+  0 or rated atom takes the score's conditional mean on the atom), lets the
+  score revert with a time constant estimated from its steps between
+  consecutive events, and maps 16 Gauss-Hermite nodes of it back to MW
+  through the empirical quantiles;
+* forecasts load from the mean of the same hour on the same day type
+  (weekday, Saturday, Sunday) over three weeks: with ``temperature_c``, the
+  temperature's deviation from its profile over the same days, times a
+  sensitivity fitted over three weeks, fades over ``load_tau_h`` (weather
+  systems last days) and the rest of the load's deviation over
+  ``load_noise_tau_h``; without it, the whole deviation fades over
+  ``load_tau_h``. Deviations now compare the first event with the first
+  events of the same hour on past days, so the ramp within the hour does
+  not pass for an anomaly;
+* forecasts solar as the 14-day clear-sky envelope times the clear-sky
+  index now fading to its 14-day mean over ``solar_tau_h``;
 * averages ``G`` over the wind nodes and adds the price's deviation from
   ``G`` now, fading over ``residual_tau_h``.
 
@@ -48,6 +55,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.agents.price_forecast import HourlyForecast, checked_series, hourly_means
 from vpp.errors import ParameterError
 
@@ -59,11 +67,6 @@ REQUIRED_SIGNALS: tuple[str, ...] = ("load_mw", "solar_mw", "wind_mw")
 _NODES = 16
 
 
-def _curve_features(load: np.ndarray, solar: np.ndarray, wind: np.ndarray) -> np.ndarray:
-    renewable = solar + wind
-    return np.column_stack([load - renewable, renewable / np.maximum(load, 1e-9)])
-
-
 class FundamentalPriceForecaster:
     """Walk-forward hourly price forecasts from load, solar and wind.
 
@@ -72,8 +75,10 @@ class FundamentalPriceForecaster:
         warmup_days: Days of history before the first forecast.
         refit_days: Days between refits of the price curve.
         wind_days: Days of history defining the wind's distribution.
-        load_tau_h: Time constant of today's load anomaly (temperature
-            anomalies last days).
+        load_tau_h: Time constant of the weather-driven load anomaly
+            (synoptic weather systems last days).
+        load_noise_tau_h: Time constant of the rest of the load's deviation
+            (demand noise lasts hours); used with ``temperature_c``.
         solar_tau_h: Time constant of the clear-sky index (clouds last hours).
         residual_tau_h: Time constant of the price's deviation from its curve.
         max_train_rows: Events sampled (seeded) for each fit of the curve.
@@ -89,6 +94,7 @@ class FundamentalPriceForecaster:
         refit_days: float = 7.0,
         wind_days: float = 30.0,
         load_tau_h: float = 48.0,
+        load_noise_tau_h: float = 3.0,
         solar_tau_h: float = 3.0,
         residual_tau_h: float = 6.0,
         max_train_rows: int = 100_000,
@@ -100,6 +106,7 @@ class FundamentalPriceForecaster:
             ("refit_days", refit_days),
             ("wind_days", wind_days),
             ("load_tau_h", load_tau_h),
+            ("load_noise_tau_h", load_noise_tau_h),
             ("solar_tau_h", solar_tau_h),
             ("residual_tau_h", residual_tau_h),
         ):
@@ -112,27 +119,10 @@ class FundamentalPriceForecaster:
         self.refit_h = max(1, round(refit_days * 24))
         self.wind_h = max(24, round(wind_days * 24))
         self.taus = (load_tau_h, solar_tau_h, residual_tau_h)
+        self.load_noise_tau_h = load_noise_tau_h
         self.max_train_rows = max_train_rows
         self.seed = seed
         self.n_jobs = n_jobs
-
-    def _fit_curve(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-        import xgboost as xgb
-
-        ok = np.flatnonzero(np.isfinite(x).all(axis=1) & np.isfinite(y))
-        if ok.size > self.max_train_rows:
-            ok = rng.choice(ok, self.max_train_rows, replace=False)
-        params = {
-            "max_depth": 6,
-            "eta": 0.1,
-            "min_child_weight": 5,
-            "tree_method": "hist",
-            "nthread": self.n_jobs,
-            "seed": self.seed,
-            # Dearer with net load, cheaper with the renewable share.
-            "monotone_constraints": "(1,-1)",
-        }
-        return xgb.train(params, xgb.DMatrix(x[ok], label=y[ok]), num_boost_round=200)
 
     def forecast(
         self,
@@ -145,7 +135,8 @@ class FundamentalPriceForecaster:
         Args:
             ts_ns: (n,) increasing UTC ns of the events.
             prices: (n,) price per MWh per event.
-            signals: Per-event ``load_mw``, ``solar_mw`` and ``wind_mw``.
+            signals: Per-event ``load_mw``, ``solar_mw`` and ``wind_mw``;
+                ``temperature_c`` optional (NaN where unknown).
 
         Returns:
             The forecasts per hour; the row of hour ``i`` uses only events
@@ -155,7 +146,6 @@ class FundamentalPriceForecaster:
         Raises:
             ParameterError: Missing signals, bad shapes or no finite price.
         """
-        import xgboost as xgb
         from scipy.stats import norm
 
         ts, p = checked_series(ts_ns, prices)
@@ -172,20 +162,21 @@ class FundamentalPriceForecaster:
                     f"invalid parameter: {s}: {c.size} values for {ts.size} timestamps"
                 )
         load, solar, wind = cols
-        hour, means = hourly_means(ts, np.column_stack([p, load, solar, wind]))
+        temp = _optional_signal(signals, "temperature_c", ts.shape)
+        series = np.column_stack([p, load, solar, wind, temp])
+        hour, means = hourly_means(ts, series)
         m = hour.size
-        lh, sh, wh = means[:, 1], means[:, 2], means[:, 3]
+        lh, sh, th = means[:, 1], means[:, 2], means[:, 4]
         # What the trader sees when it re-plans: the first event of each hour.
-        first = np.full((m, 4), np.nan)
+        first = np.full((m, 5), np.nan)
         starts = np.flatnonzero(np.r_[True, np.diff(ts // _NS_PER_HOUR) > 0])
-        first[ts[starts] // _NS_PER_HOUR - hour[0]] = np.column_stack([p, load, solar, wind])[
-            starts
-        ]
+        first[ts[starts] // _NS_PER_HOUR - hour[0]] = series[starts]
+        beta = 0.0
         # Events of hour i end before index ends[i] (first event of the next hour).
         ev_hour = ts // _NS_PER_HOUR - hour[0]
         envelope = _envelope(sh)
         ci_mean = 0.7
-        x_all = _curve_features(load, solar, wind)
+        x_all = curve_features(load, solar, wind)
         nodes, weights = np.polynomial.hermite_e.hermegauss(_NODES)
         weights = weights / weights.sum()
         k = np.arange(self.horizon_h)
@@ -194,17 +185,28 @@ class FundamentalPriceForecaster:
         out = np.full((m, self.horizon_h), np.nan)
         curve = None
         for h in range(self.warmup_h, m):
-            p0, l0, s0, w0 = first[h]
-            if not np.isfinite(first[h]).all():
+            p0, l0, s0, w0, t0 = first[h]
+            if not np.isfinite(first[h, :4]).all():
                 continue
             if curve is None or (h - self.warmup_h) % self.refit_h == 0:
                 past = ev_hour < h
-                curve = self._fit_curve(x_all[past], p[past], rng)
-                recent = wh[max(0, h - self.wind_h) : h]
-                wind_hist = np.sort(recent[np.isfinite(recent)])
-                tau_w = _score_time_constant(wh[:h], norm)
+                curve = PriceCurve(
+                    x_all[past],
+                    p[past],
+                    rng,
+                    max_rows=self.max_train_rows,
+                    seed=self.seed,
+                    n_jobs=self.n_jobs,
+                )
+                lo = np.searchsorted(ev_hour, h - self.wind_h)
+                hi = np.searchsorted(ev_hour, h)
+                recent_w, recent_t = wind[lo:hi], ts[lo:hi]
+                keep = np.isfinite(recent_w)
+                wind_hist = np.sort(recent_w[keep])
+                tau_w = _score_time_constant(recent_t[keep], recent_w[keep], wind_hist, norm)
             if h % 24 == 0 or h == self.warmup_h:
                 ci_mean = _mean_clear_sky_index(sh, envelope, h)
+                beta = _temperature_sensitivity(lh, th, int(hour[0]), h)
             if wind_hist.size < 24:
                 continue
             z0 = _score(wind_hist, w0, norm)
@@ -212,18 +214,31 @@ class FundamentalPriceForecaster:
             z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * nodes[None, :]
             wind_q = np.quantile(wind_hist, norm.cdf(z))
             target = h + k
-            load_fc, clear = _load_and_clear_sky(lh, sh, int(hour[0]), h, target)
-            # target[0] is this hour: its profile is the load expected now.
-            anomaly = l0 / load_fc[0] - 1.0 if load_fc[0] > 0 else 0.0
-            load_fc = load_fc * (1.0 + anomaly * np.exp(-k / tau_l))
+            load_fc, _ = _load_profiles(lh, th, int(hour[0]), h, target)
+            # The first event is compared with the first events of the same
+            # hour on past days: the hour's mean would mix in its ramp.
+            l_now, t_now = (
+                v[0] for v in _load_profiles(first[:, 1], first[:, 4], int(hour[0]), h, target[:1])
+            )
+            clear = _clear_sky(sh, h, target)
+            if np.isfinite(t0) and np.isfinite(t_now):
+                # Weather drives the slow part of the load's deviation, the
+                # rest is demand noise that fades within hours.
+                slow = beta * (t0 - t_now)
+                load_fc = load_fc * (1.0 + slow * np.exp(-k / tau_l))
+                fast = self.load_noise_tau_h
+            else:
+                slow, fast = 0.0, tau_l
+            anomaly = l0 / (l_now * (1.0 + slow)) - 1.0 if l_now > 0 else 0.0
+            load_fc = load_fc * (1.0 + anomaly * np.exp(-k / fast))
             ci_now = _clear_sky_index_now(first[:, 2], sh, h, s0, ci_mean)
             solar_fc = clear * (ci_mean + (ci_now - ci_mean) * np.exp(-k / tau_s))
-            x = _curve_features(
+            x = curve_features(
                 np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel()
             )
-            g = curve.predict(xgb.DMatrix(x)).reshape(self.horizon_h, _NODES) @ weights
-            now = _curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
-            g_now = float(curve.predict(xgb.DMatrix(now))[0])
+            g = curve(x).reshape(self.horizon_h, _NODES) @ weights
+            now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
+            g_now = float(curve(now)[0])
             out[h] = g + (p0 - g_now) * np.exp(-k / tau_r)
         return HourlyForecast(hour_ns=hour * _NS_PER_HOUR, prices=out)
 
@@ -239,23 +254,31 @@ def _score(sorted_hist: np.ndarray, value: float, norm) -> float:  # type: ignor
     return float(0.5 * (a + b))
 
 
-def _score_time_constant(wind_hourly: np.ndarray, norm) -> float:  # type: ignore[no-untyped-def]
-    """Hours over which the wind score reverts, from its lag-1 h autocorrelation
-    (interior values only: the atoms carry no score); 10 h when unknowable."""
-    w = wind_hourly[np.isfinite(wind_hourly)]
-    if w.size < 48:
+def _score_time_constant(ts: np.ndarray, wind: np.ndarray, sorted_hist: np.ndarray, norm) -> float:  # type: ignore[no-untyped-def]
+    """Hours over which the wind score reverts, from the mean squared step of
+    the score between events at the most common spacing: for a unit-variance
+    Ornstein-Uhlenbeck score ``E[(z' - z)^2] = 2 (1 - exp(-dt / tau))``.
+
+    Only steps between two interior values count (on an atom the score is
+    unknown); at short spacings that selection barely biases the step. 10 h
+    when the history cannot tell.
+    """
+    if ts.size < 48:
         return 10.0
-    srt = np.sort(w)
-    u = (np.searchsorted(srt, w, side="left") + np.searchsorted(srt, w, side="right")) / (
-        2.0 * srt.size
-    )
-    z = norm.ppf(np.clip(u, 1e-4, 1 - 1e-4))
-    inner = (u > 0.02) & (u < 0.98)
-    pair = inner[1:] & inner[:-1]
+    n = sorted_hist.size
+    lo = np.searchsorted(sorted_hist, wind, side="left")
+    hi = np.searchsorted(sorted_hist, wind, side="right")
+    # An atom is a value shared by more than 0.5% of the events.
+    inner = (hi - lo <= max(1, n // 200)) & (lo > 0) & (hi < n)
+    z = norm.ppf(np.clip((lo + hi) / (2.0 * n), 1e-6, 1 - 1e-6))
+    dt = np.diff(ts)
+    step = int(np.median(dt))
+    pair = inner[1:] & inner[:-1] & (dt == step)
     if pair.sum() < 24:
         return 10.0
-    r = float(np.corrcoef(z[1:][pair], z[:-1][pair])[0, 1])
-    return -1.0 / math.log(min(max(r, 0.05), 0.999))
+    m2 = float(np.mean((z[1:][pair] - z[:-1][pair]) ** 2))
+    rho = min(max(1.0 - 0.5 * m2, 0.05), 0.99999)
+    return -(step / _NS_PER_HOUR) / math.log(rho)
 
 
 def _day_type(abs_hour: np.ndarray) -> np.ndarray:
@@ -263,22 +286,66 @@ def _day_type(abs_hour: np.ndarray) -> np.ndarray:
     return np.clip(((abs_hour // 24 + 3) % 7) - 4, 0, 2)
 
 
-def _load_and_clear_sky(
-    lh: np.ndarray, sh: np.ndarray, hour0: int, h: int, target: np.ndarray
+def _optional_signal(
+    signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, ...]
+) -> np.ndarray:
+    """A signal the forecaster uses when given (all NaN when absent)."""
+    if name not in signals:
+        return np.full(shape, np.nan)
+    col = np.asarray(signals[name], dtype=np.float64)
+    if col.shape != shape:
+        raise ParameterError(
+            f"invalid parameter: {name}: {col.size} values for {shape[0]} timestamps"
+        )
+    return col
+
+
+def _temperature_sensitivity(lh: np.ndarray, th: np.ndarray, hour0: int, h: int) -> float:
+    """Relative load change per degree of temperature deviation from the
+    profiles, fitted (through the origin) over the three weeks before ``h``."""
+    past = np.arange(max(0, h - 21 * 24), h)
+    load, temp = _load_profiles(lh, th, hour0, h, past)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = lh[past] / load - 1.0
+    x = th[past] - temp
+    ok = np.isfinite(x) & np.isfinite(y)
+    sxx = float(np.sum(x[ok] ** 2))
+    return float(np.sum(x[ok] * y[ok]) / sxx) if ok.sum() >= 48 and sxx > 0 else 0.0
+
+
+def _back_days(target: np.ndarray, h: int, m: int, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the same hour on each of ``days`` days before each target,
+    clipped into ``[0, m)``, and whether each is known before hour ``h``."""
+    back = target[:, None] - 24 * np.arange(1, days + 1)[None, :]
+    return np.clip(back, 0, m - 1), (back >= 0) & (back < h)
+
+
+def _load_profiles(
+    lh: np.ndarray, th: np.ndarray, hour0: int, h: int, target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load profile (same hour and day type, three weeks) and the 14-day
-    clear-sky envelope of solar, for each target hour, from hours before ``h``."""
-    m = lh.size
-    back = target[:, None] - 24 * np.arange(1, 22)[None, :]
-    valid = (back >= 0) & (back < h)
-    bi = np.clip(back, 0, m - 1)
+    """Load and temperature profiles of each target hour from hours before
+    ``h``: the mean of the same hour on the same day type (weekday, Saturday,
+    Sunday) over three weeks, the temperature over the same days as the load
+    so that their deviations compare like with like."""
+    bi, valid = _back_days(target, h, lh.size, 21)
     t_type = _day_type(hour0 + target)
     same = valid & (_day_type(hour0 + bi) == t_type[:, None])
     use = np.where(same.any(axis=1)[:, None], same, valid)
-    with np.errstate(invalid="ignore"):
-        load = np.nanmean(np.where(use, lh[bi], np.nan), axis=1)
-        clear = np.nanmax(np.where(valid[:, :14], sh[bi[:, :14]], np.nan), axis=1)
-    return load, np.nan_to_num(clear)
+    return _masked_mean(lh[bi], use), _masked_mean(th[bi], use)
+
+
+def _clear_sky(sh: np.ndarray, h: int, target: np.ndarray) -> np.ndarray:
+    """Clear-sky proxy of each target hour: the largest solar of the same
+    hour over the 14 days before ``h`` (0 without history)."""
+    bi, valid = _back_days(target, h, sh.size, 14)
+    return np.where(valid & np.isfinite(sh[bi]), sh[bi], 0.0).max(axis=1)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row means of the finite ``values`` where ``mask``; NaN for empty rows."""
+    ok = mask & np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, values, 0.0).sum(axis=1) / ok.sum(axis=1)
 
 
 def _envelope(sh: np.ndarray) -> np.ndarray:
