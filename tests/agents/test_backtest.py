@@ -111,3 +111,26 @@ def test_trading_never_touches_the_reserve(twin_month: pd.DataFrame) -> None:
     np.testing.assert_allclose(
         out["fr_delivered_mw"][active], out["fr_required_mw"][active], atol=1e-6
     )
+
+
+def test_scoring_window_leaves_the_history_unscored(twin_month: pd.DataFrame) -> None:
+    from vpp.agents.oracle import OracleLimits, oracle_lp
+
+    ts = pd.DatetimeIndex(twin_month["timestamp"]).asi8
+    p = twin_month["price_per_mwh"].to_numpy()
+    battery = BatteryConfig.from_round_trip(1.0, 2.0, 0.9025, degradation_cost_per_mwh=5.0)
+    whole = arbitrage_backtest(ts, p, battery)
+    assert arbitrage_backtest(ts, p, battery, score_from_ns=int(ts[0])) == whole
+    cut = int(ts[0] + 14 * 86_400 * 10**9)
+    late = arbitrage_backtest(ts, p, battery, score_from_ns=cut)
+    # The oracle sees the scored hours only, from the initial state of charge.
+    scored = ts >= cut
+    _, hourly = settlement_prices(ts[scored], p[scored], 3600.0)
+    assert late["oracle_profit"] == pytest.approx(
+        oracle_lp(hourly, 1.0, OracleLimits.from_battery(battery, 1, None)).profit, rel=1e-9
+    )
+    assert 0 < late["degradation_cost"] < whole["degradation_cost"]
+    assert 0 < late["cycles"] < whole["cycles"]
+    assert late["capture_ratio"] == pytest.approx(late["profit"] / late["oracle_profit"])
+    with pytest.raises(ParameterError, match="score_from_ns: leaves 1 events"):
+        arbitrage_backtest(ts, p, battery, score_from_ns=int(ts[-1]))

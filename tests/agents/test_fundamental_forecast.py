@@ -77,6 +77,13 @@ def test_trader_with_fundamental_forecast_beats_the_builtin() -> None:
     fund = arbitrage_backtest(ts, p, bat, forecaster="fundamental", signals=sig)
     assert fund["oracle_profit"] == pytest.approx(prof["oracle_profit"])
     assert fund["capture_ratio"] > prof["capture_ratio"], (fund, prof)
+    # Scored after two weeks of history: same trades, fewer of them counted.
+    cut = int(ts[0] + 14 * 24 * H_NS)
+    late = arbitrage_backtest(ts, p, bat, forecaster="fundamental", signals=sig, score_from_ns=cut)
+    prof_late = arbitrage_backtest(ts, p, bat, score_from_ns=cut)
+    assert late["oracle_profit"] == pytest.approx(prof_late["oracle_profit"])
+    assert 0 < late["degradation_cost"] < fund["degradation_cost"]
+    assert late["capture_ratio"] > prof_late["capture_ratio"], (late, prof_late)
 
 
 def test_temperature_changes_the_forecast_and_is_optional(twin: pd.DataFrame) -> None:

@@ -109,6 +109,7 @@ def arbitrage_backtest(
     settlement_s: float | None = 3600.0,
     forecaster: str = "profile",
     signals: Mapping[str, npt.ArrayLike] | None = None,
+    score_from_ns: int | None = None,
 ) -> dict[str, float]:
     """Trade a battery over a price series and compare with perfect foresight.
 
@@ -137,10 +138,16 @@ def arbitrage_backtest(
         signals: Per-event ``load_mw``, ``solar_mw``, ``wind_mw`` (and
             ``temperature_c``) for the ``"ml"`` (optional) and
             ``"fundamental"`` (required) forecasters.
+        score_from_ns: Score only the events from this time on (UTC ns);
+            the agents and forecasters see the earlier events as history,
+            as a trader that goes live with a record behind it. None scores
+            every event, warm-up included.
 
     Returns:
         ``{"profit", "oracle_profit", "capture_ratio", "cycles",
-        "degradation_cost"}``; profit is net of degradation.
+        "degradation_cost"}`` over the scored events (the oracle starts
+        them at the battery's initial state of charge); profit is net of
+        degradation.
 
     Raises:
         ParameterError: Missing prices, bad shapes or parameters.
@@ -168,17 +175,30 @@ def arbitrage_backtest(
         raise ParameterError(
             f"invalid parameter: forecaster: must be one of {FORECASTERS}, got {forecaster!r}"
         )
+    split = 0 if score_from_ns is None else int(np.searchsorted(ts, score_from_ns))
+    if ts.size - split < 2:
+        raise ParameterError(
+            f"invalid parameter: score_from_ns: leaves {ts.size - split} events to score, need 2"
+        )
     if forecasts is None and forecaster != "profile":
-        power_mw = _run_hourly(agents, arb, ts, f, p, signals, forecaster)
+        power_mw, unscored_wear = _run_hourly(agents, arb, ts, f, p, signals, forecaster, split)
     else:
         fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
-        power_mw = agents.run(ts, f, p, forecasts=fc)["total_mw"]
+        power_mw = np.empty(ts.size)
+        wear = []
+        for a, b in ((0, split), (split, ts.size)):
+            if b > a:
+                rows = None if fc is None else fc[a:b]
+                power_mw[a:b] = agents.run(ts[a:b], f[a:b], p[a:b], forecasts=rows)["total_mw"]
+            wear.append(agents.degradation_cost())
+        unscored_wear = wear[0]
+    prev_ns = int(ts[split - 1]) if split else 0
+    ts, p, power = ts[split:], p[split:], power_mw[split:]
     dt_h = np.empty(ts.size)
-    dt_h[0] = fleet.default_dt_s / 3600.0
+    dt_h[0] = fleet.default_dt_s / 3600.0 if split == 0 else (ts[0] - prev_ns) / 3.6e12
     dt_h[1:] = np.diff(ts) / 3.6e12
     settle, per_period = settlement_prices(ts, p, settlement_s)
-    power = power_mw
-    degradation = agents.degradation_cost()
+    degradation = agents.degradation_cost() - unscored_wear
     profit = float(np.sum(settle * power * dt_h)) - degradation
     lim = OracleLimits.from_battery(battery, n_units, fr if fr.contracted_mw > 0 else None)
     step_h = settlement_s / 3600.0 if settlement_s else float(np.median(dt_h[1:]))
@@ -203,9 +223,15 @@ def _run_hourly(
     p: np.ndarray,
     signals: Mapping[str, npt.ArrayLike] | None,
     forecaster: str,
-) -> np.ndarray:
+    split: int,
+) -> tuple[np.ndarray, float]:
     """Run the agents hour by hour, handing the trader the forecast made at
-    the start of each hour (total fleet power per event)."""
+    the start of each hour.
+
+    Returns:
+        Total fleet power per event, and the degradation cost of the events
+        before ``split``.
+    """
     from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
     from vpp.agents.price_forecast import MlPriceForecaster
 
@@ -225,13 +251,20 @@ def _run_hourly(
     ends = np.r_[starts[1:], ts.size]
     row = hour[starts] - hour[0]
     power = np.empty(ts.size)
+    unscored_wear = 0.0
     for a, b, r in zip(starts, ends, row, strict=True):
         fc = hourly.prices[r]
         # NaN rows (warm-up): the trader keeps its built-in forecaster.
         if np.isfinite(fc[0]):
             agents.set_price_forecast(0, int(ts[a]), fc.tolist())
-        power[a:b] = agents.run(ts[a:b], f[a:b], p[a:b])["total_mw"]
-    return power
+        cut = min(max(split, a), b)
+        if cut > a:
+            power[a:cut] = agents.run(ts[a:cut], f[a:cut], p[a:cut])["total_mw"]
+        if a <= split <= b:
+            unscored_wear = agents.degradation_cost()
+        if b > cut:
+            power[cut:b] = agents.run(ts[cut:b], f[cut:b], p[cut:b])["total_mw"]
+    return power, unscored_wear
 
 
 def frequency_response_backtest(
