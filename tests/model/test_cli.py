@@ -72,6 +72,27 @@ def test_backtest_on_the_twin_adds_the_agents(capsys: pytest.CaptureFixture[str]
     assert doc["forecast"]["skill_vs_persistence"] is not None
     assert {"profit", "oracle_profit", "capture_ratio"} <= set(doc["arbitrage"])
     assert {"compliance", "nadir_hz_with", "nadir_hz_without"} <= set(doc["frequency_response"])
+    # Arbitrage is scored on the test events only, the oracle too; the agents
+    # lived through the training events first, so they trade differently
+    # from a cold start on the test events.
+    from vpp import twin
+    from vpp.agents import BatteryConfig
+    from vpp.agents.backtest import arbitrage_backtest, settlement_prices
+    from vpp.agents.oracle import OracleLimits, oracle_lp
+
+    df = twin.generate(days=6, resolution="15min")
+    ts = df["timestamp"].astype("int64").to_numpy()
+    p = df["price_per_mwh"].to_numpy()
+    first_test = ts[0] + 0.7 * (ts[-1] - ts[0])
+    test = ts >= first_test
+    _, hourly = settlement_prices(ts[test], p[test], 3600.0)
+    battery = BatteryConfig()
+    assert doc["arbitrage"]["oracle_profit"] == pytest.approx(
+        oracle_lp(hourly, 1.0, OracleLimits.from_battery(battery, 1, None)).profit, rel=1e-6
+    )
+    cold = arbitrage_backtest(ts[test], p[test], battery)
+    assert cold["oracle_profit"] == pytest.approx(doc["arbitrage"]["oracle_profit"], rel=1e-6)
+    assert doc["arbitrage"]["profit"] != pytest.approx(cold["profit"], rel=1e-6)
 
 
 def test_batch_processor_forecasts_when_the_model_fits(

@@ -31,10 +31,11 @@ price. At the first event of every hour this forecaster:
   ``G`` now, fading over ``residual_tau_h``.
 
 Measured (one year of 1-minute twin data, the battery of
-``python -m vpp.agents.report``): capture 66.5% (seed 1) and 67.9%
-(seed 2) against 62.3% / 65.0% for the built-in profile forecaster; about
-25 s for the year's forecasts. ``python -m bench.arbitrage_ceiling`` puts
-the ceiling with the wind's hidden state and exact load and solar at 73%.
+``python -m vpp.agents.report``): capture 67.4% (seed 1) and 68.8%
+(seed 2) against 62.3% / 65.0% for the built-in profile forecaster; the
+year's backtest takes about 23 s. ``python -m bench.arbitrage_ceiling``
+puts the ceiling with the wind's hidden state and exact load and solar at
+73%.
 
 Example:
     >>> from vpp.twin import generate

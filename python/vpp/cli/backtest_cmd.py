@@ -66,7 +66,8 @@ def _first_site(tel: Any, mask: Any) -> Any:
 
 
 def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, Any]:
-    """The ``arbitrage`` and ``frequency_response`` sections over the test events."""
+    """The ``arbitrage`` (scored on the test events after the training ones) and
+    ``frequency_response`` sections."""
     from vpp.errors import ParameterError
 
     defaults = getattr(args, "_battery_defaults", None)
@@ -92,19 +93,23 @@ def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, A
         )
     freq = tel.column("frequency_hz")[rows] if "frequency_hz" in tel.signals else None
     if has_price:
+        # The agents live through the training events as history (their
+        # forecasters warm up there) and are scored on the test events.
+        site = tel.sites == tel.sites[rows][0]
         out["arbitrage"] = arbitrage_backtest(
-            tel.ts_ns[rows],
-            tel.column("price_per_mwh")[rows],
+            tel.ts_ns[site],
+            tel.column("price_per_mwh")[site],
             battery,
             n_units=args.battery_units,
-            frequency_hz=freq,
+            frequency_hz=tel.column("frequency_hz")[site] if freq is not None else None,
             frequency_response=fr if fr.contracted_mw > 0 else None,
             forecaster=getattr(args, "price_forecaster", "profile"),
             signals={
-                k: tel.column(k)[rows]
+                k: tel.column(k)[site]
                 for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")
                 if k in tel.signals
             },
+            score_from_ns=int(tel.ts_ns[rows][0]),
         )
     if freq is not None or getattr(args, "twin", False):
         # Without --fr-mw the whole fleet's power is contracted for this test.

@@ -86,13 +86,15 @@ def agent_series(
     frequency_response: Any = None,
     settlement_s: float | None = 3600.0,
     max_points: int = MAX_POINTS,
+    score_from_ns: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Replay the agents over one site's events; return ``units`` and ``arbitrage``.
 
     The profit curve settles each event at its settlement period's mean price
     (as the arbitrage backtest does) and spreads the agents' wear cost over
     time in proportion to throughput, so that its end equals the backtest's
-    ``profit``.
+    ``profit``. Events before ``score_from_ns`` are the agents' history:
+    replayed, not drawn.
     """
     from vpp.agents import AgentSet, ArbitrageConfig, FleetConfig, FrequencyResponseConfig
     from vpp.agents.backtest import settlement_prices
@@ -107,25 +109,31 @@ def agent_series(
         if frequency_hz is None
         else np.ascontiguousarray(frequency_hz, dtype=np.float64)
     )
-    keep = thin_indices(ts.size, max_points)
+    split = 0 if score_from_ns is None else int(np.searchsorted(ts, score_from_ns))
+    keep = split + thin_indices(ts.size - split, max_points)
     record = np.zeros(ts.size, dtype=bool)
     record[keep] = True
+    unscored_wear = 0.0
     soc = np.empty((keep.size, n_units))
     unit_mw = np.empty((keep.size, n_units))
     total = np.empty(ts.size)
     j = 0
     for i in range(ts.size):
+        if i == split:
+            unscored_wear = agents.degradation_cost()
         total[i] = agents.decide(int(ts[i]), 0, float(f[i]), float(p[i]))
         if record[i]:
             soc[j] = agents.unit_soc()
             unit_mw[j] = agents.unit_power_mw()
             j += 1
+    prev_ns = int(ts[split - 1]) if split else 0
+    ts, p, total = ts[split:], p[split:], total[split:]
     dt_h = np.empty(ts.size)
-    dt_h[0] = fleet.default_dt_s / 3600.0
+    dt_h[0] = (ts[0] - prev_ns) / 3.6e12 if split else fleet.default_dt_s / 3600.0
     dt_h[1:] = np.diff(ts) / 3.6e12
     settle, _ = settlement_prices(ts, p, settlement_s)
     throughput = np.cumsum(np.abs(total) * dt_h)
-    wear = agents.degradation_cost()
+    wear = agents.degradation_cost() - unscored_wear
     wear_cum = throughput / throughput[-1] * wear if throughput[-1] > 0 else np.zeros(ts.size)
     profit = np.cumsum(settle * total * dt_h) - wear_cum
     oracle, _ = oracle_cumulative_profit(
@@ -134,7 +142,7 @@ def agent_series(
     names = [f"unit{k}" for k in range(n_units)]
     return {
         "units": unit_series(
-            ts[keep],
+            ts[keep - split],
             {n: soc[:, k] for k, n in enumerate(names)},
             {n: unit_mw[:, k] for k, n in enumerate(names)},
             max_points=max_points,
@@ -176,8 +184,8 @@ def backtest_series(
         "forecast": forecast_part(tel, levels, test, target, horizon_steps, quantiles, max_points)
     }
     site = out["forecast"]["site"]
-    rows = test & (tel.sites == site)
-    if battery is not None and "price_per_mwh" in tel.signals and rows.sum() > 1:
+    rows = tel.sites == site
+    if battery is not None and "price_per_mwh" in tel.signals and (test & rows).sum() > 1:
         freq = tel.column("frequency_hz")[rows] if "frequency_hz" in tel.signals else None
         out.update(
             agent_series(
@@ -188,6 +196,7 @@ def backtest_series(
                 freq,
                 frequency_response,
                 max_points=max_points,
+                score_from_ns=int(tel.ts_ns[test & rows][0]),
             )
         )
     if battery is not None and frequency_event:
@@ -235,7 +244,7 @@ def twin_backtest_document(
     res = backtest(tel)
     f = res.summary["forecast"]
     battery = battery or BatteryConfig.from_round_trip(50.0, 100.0, 0.9025)
-    rows = res.test & (tel.sites == sorted({str(s) for s in tel.sites[res.test]})[0])
+    rows = tel.sites == sorted({str(s) for s in tel.sites[res.test]})[0]
     doc: dict[str, Any] = dict(res.summary)
     doc["arbitrage"] = arbitrage_backtest(
         tel.ts_ns[rows],
@@ -243,6 +252,7 @@ def twin_backtest_document(
         battery,
         n_units=n_units,
         frequency_hz=tel.column("frequency_hz")[rows],
+        score_from_ns=int(tel.ts_ns[res.test & rows][0]),
     )
     contract = FrequencyResponseConfig(
         contracted_mw=contracted_mw or battery.max_discharge_mw * n_units
