@@ -27,8 +27,10 @@ price. At the first event of every hour this forecaster:
   not pass for an anomaly;
 * forecasts solar as the 14-day clear-sky envelope times the clear-sky
   index now fading to its 14-day mean over ``solar_tau_h``;
-* averages ``G`` over the wind nodes and adds the price's deviation from
-  ``G`` now, fading over ``residual_tau_h``.
+* averages ``G`` over the wind nodes and applies the price's deviation from
+  ``G`` now, fading over ``residual_tau_h``: as a ratio where ``G`` is
+  clearly positive (fuel and bidding scale the merit order), else as an
+  offset.
 
 Measured (one year of 1-minute twin data, the battery of
 ``python -m vpp.agents.report``): capture 67.4% (seed 1) and 68.8%
@@ -66,6 +68,9 @@ _NS_PER_HOUR = 3_600_000_000_000
 #: Signals the forecaster needs besides price.
 REQUIRED_SIGNALS: tuple[str, ...] = ("load_mw", "solar_mw", "wind_mw")
 _NODES = 16
+#: Curve price (EUR/MWh) above which the price's deviation from it is a ratio;
+#: below it (near zero or negative) ratios blow up and it is an offset.
+_RATIO_FLOOR_PER_MWH = 20.0
 
 
 class FundamentalPriceForecaster:
@@ -240,7 +245,13 @@ class FundamentalPriceForecaster:
             g = curve(x).reshape(self.horizon_h, _NODES) @ weights
             now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
             g_now = float(curve(now)[0])
-            out[h] = g + (p0 - g_now) * np.exp(-k / tau_r)
+            fade = np.exp(-k / tau_r)
+            if g_now >= _RATIO_FLOOR_PER_MWH and p0 > 0:
+                # Fuel and bidding scale the merit order, so a deviation
+                # fades as a ratio where the curve is clearly positive.
+                out[h] = np.where(g > 0, g * (p0 / g_now) ** fade, g + (p0 - g_now) * fade)
+            else:
+                out[h] = g + (p0 - g_now) * fade
         return HourlyForecast(hour_ns=hour * _NS_PER_HOUR, prices=out)
 
 
