@@ -64,6 +64,8 @@ def test_missing_signals_and_bad_parameters_are_named(twin: pd.DataFrame) -> Non
         FundamentalPriceForecaster(load_tau_h=0.0)
     with pytest.raises(ParameterError, match="load_noise_tau_h"):
         FundamentalPriceForecaster(load_noise_tau_h=-1.0)
+    with pytest.raises(ParameterError, match="profile_weight"):
+        FundamentalPriceForecaster(profile_weight=1.5)
     bat = BatteryConfig()
     with pytest.raises(ParameterError, match="needs"):
         arbitrage_backtest(ts, p, bat, forecaster="fundamental")
@@ -115,3 +117,17 @@ def test_the_learnt_physics_match_the_twins_parameters() -> None:
     w = df["wind_mw"].to_numpy()
     tau_h = _score_time_constant(ts, w, np.sort(w), norm)
     assert 0.75 * WindParams().tau_h < tau_h < 1.35 * WindParams().tau_h
+
+
+def test_profile_weight_moves_the_forecast_towards_the_builtin(twin: pd.DataFrame) -> None:
+    ts, p, sig = _inputs(twin)
+    pure = FundamentalPriceForecaster(**SMALL, profile_weight=0.0).forecast(ts, p, sig).prices
+    mixed = FundamentalPriceForecaster(**SMALL, profile_weight=0.5).forecast(ts, p, sig).prices
+    only = FundamentalPriceForecaster(**SMALL, profile_weight=1.0).forecast(ts, p, sig).prices
+    row = 250
+    np.testing.assert_allclose(mixed[row], 0.5 * (pure[row] + only[row]), rtol=1e-9)
+    # The built-in: the first price of the hour is the forecast of its hour,
+    # and 14-day same-hour means (with a fading deviation) beyond.
+    start = int(np.searchsorted(ts, ts[0] // H_NS * H_NS + row * H_NS))
+    assert only[row, 0] == pytest.approx(p[start])
+    assert not np.allclose(pure[row], only[row])
