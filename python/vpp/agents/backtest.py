@@ -29,6 +29,7 @@ __all__ = [
     "FORECASTERS",
     "LP_MAX_STEPS",
     "arbitrage_backtest",
+    "event_hours",
     "frequency_response_backtest",
     "settlement_prices",
 ]
@@ -81,6 +82,15 @@ def settlement_prices(
     with np.errstate(invalid="ignore", divide="ignore"):
         per = _ffill(sums / counts)
     return per[inv], per
+
+
+def event_hours(ts_ns: np.ndarray, default_dt_s: float) -> np.ndarray:
+    """Hours each event covers: the gap since the event before it (the first
+    event, with none before it, covers ``default_dt_s``)."""
+    dt_h = np.empty(ts_ns.size)
+    dt_h[0] = default_dt_s / 3600.0
+    dt_h[1:] = np.diff(ts_ns) / 3.6e12
+    return dt_h
 
 
 def _ffill(p: np.ndarray) -> np.ndarray:
@@ -192,11 +202,8 @@ def arbitrage_backtest(
                 power_mw[a:b] = agents.run(ts[a:b], f[a:b], p[a:b], forecasts=rows)["total_mw"]
             wear.append(agents.degradation_cost())
         unscored_wear = wear[0]
-    prev_ns = int(ts[split - 1]) if split else 0
+    dt_h = event_hours(ts, fleet.default_dt_s)[split:]
     ts, p, power = ts[split:], p[split:], power_mw[split:]
-    dt_h = np.empty(ts.size)
-    dt_h[0] = fleet.default_dt_s / 3600.0 if split == 0 else (ts[0] - prev_ns) / 3.6e12
-    dt_h[1:] = np.diff(ts) / 3.6e12
     settle, per_period = settlement_prices(ts, p, settlement_s)
     degradation = agents.degradation_cost() - unscored_wear
     profit = float(np.sum(settle * power * dt_h)) - degradation

@@ -97,7 +97,7 @@ def agent_series(
     replayed, not drawn.
     """
     from vpp.agents import AgentSet, ArbitrageConfig, FleetConfig, FrequencyResponseConfig
-    from vpp.agents.backtest import settlement_prices
+    from vpp.agents.backtest import event_hours, settlement_prices
 
     ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
     p = np.ascontiguousarray(price_per_mwh, dtype=np.float64)
@@ -126,11 +126,8 @@ def agent_series(
             soc[j] = agents.unit_soc()
             unit_mw[j] = agents.unit_power_mw()
             j += 1
-    prev_ns = int(ts[split - 1]) if split else 0
+    dt_h = event_hours(ts, fleet.default_dt_s)[split:]
     ts, p, total = ts[split:], p[split:], total[split:]
-    dt_h = np.empty(ts.size)
-    dt_h[0] = (ts[0] - prev_ns) / 3.6e12 if split else fleet.default_dt_s / 3600.0
-    dt_h[1:] = np.diff(ts) / 3.6e12
     settle, _ = settlement_prices(ts, p, settlement_s)
     throughput = np.cumsum(np.abs(total) * dt_h)
     wear = agents.degradation_cost() - unscored_wear
