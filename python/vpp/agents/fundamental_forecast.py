@@ -36,7 +36,7 @@ price. At the first event of every hour this forecaster:
   with weight ``profile_weight``.
 
 Measured (one year of 1-minute twin data, the battery of
-``python -m vpp.agents.report``): capture 69.0% (seed 1) and 69.8%
+``python -m vpp.agents.report``): capture 68.9% (seed 1) and 69.8%
 (seed 2) against 62.3% / 65.0% for the built-in profile forecaster (seeds
 3 and 4: 55.6% / 67.0% against 45.5% / 61.1%); the
 year's backtest takes about 23 s. ``python -m bench.arbitrage_ceiling``
