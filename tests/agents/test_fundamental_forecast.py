@@ -131,3 +131,15 @@ def test_profile_weight_moves_the_forecast_towards_the_builtin(twin: pd.DataFram
     start = int(np.searchsorted(ts, ts[0] // H_NS * H_NS + row * H_NS))
     assert only[row, 0] == pytest.approx(p[start])
     assert not np.allclose(pure[row], only[row])
+
+
+def test_waits_for_prices_to_learn_from(twin: pd.DataFrame) -> None:
+    """Prices missing for the first nine days: no forecast until a curve can
+    be learnt, then forecasts, and no error."""
+    ts, p, sig = _inputs(twin)
+    p = p.copy()
+    first_known = int(np.searchsorted(ts, ts[0] + 9 * 24 * H_NS))
+    p[:first_known] = np.nan
+    fc = FundamentalPriceForecaster(**SMALL).forecast(ts, p, sig).prices
+    assert np.isnan(fc[: 9 * 24]).all()
+    assert np.isfinite(fc[-1]).all()

@@ -4,8 +4,10 @@ and stays flat beyond the history."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vpp.agents.price_curve import PriceCurve, curve_features
+from vpp.errors import ParameterError
 
 
 def _merit(net: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -43,3 +45,9 @@ def test_monotone_and_flat_beyond_the_history() -> None:
     assert np.all(np.diff(across) <= 1e-9)
     top = curve(np.array([[curve.net[-1], 0.2], [1e6, 0.2]]))
     assert top[0] == top[1]
+
+
+def test_too_few_usable_events_are_named() -> None:
+    x = np.array([[100.0, 0.1], [np.nan, 0.2], [300.0, 0.3]])
+    with pytest.raises(ParameterError, match=r"needs 2 events .* got 1"):
+        PriceCurve(x, np.array([10.0, 20.0, np.nan]), np.random.default_rng(0))

@@ -211,6 +211,8 @@ class FundamentalPriceForecaster:
                 continue
             if curve is None or (h - self.warmup_h) % self.refit_h == 0:
                 past = ev_hour < h
+                if np.sum(np.isfinite(p[past]) & np.isfinite(x_all[past]).all(axis=1)) < 24:
+                    continue  # nothing to learn the curve from yet
                 curve = PriceCurve(
                     x_all[past],
                     p[past],

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vpp.errors import ParameterError
+
 __all__ = ["PriceCurve", "curve_features"]
 
 #: Grid points along net load and along renewable share.
@@ -36,6 +38,9 @@ class PriceCurve:
         max_rows: Events sampled for the fit.
         seed: XGBoost's seed.
         n_jobs: Threads XGBoost uses.
+
+    Raises:
+        ParameterError: Fewer than 2 usable events.
     """
 
     def __init__(
@@ -51,6 +56,11 @@ class PriceCurve:
         import xgboost as xgb
 
         ok = np.flatnonzero(np.isfinite(x).all(axis=1) & np.isfinite(y))
+        if ok.size < 2:
+            raise ParameterError(
+                "invalid parameter: price curve: needs 2 events with a finite price, load, "
+                f"solar and wind, got {ok.size}"
+            )
         if ok.size > max_rows:
             ok = rng.choice(ok, max_rows, replace=False)
         params = {
