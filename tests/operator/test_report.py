@@ -275,3 +275,19 @@ def test_sparse_store_records_hold_until_the_next_one(tmp_path):
     # less the default wear of 5 per MWh moved.
     expected = 50.0 * (1.0 - 0.5) - 5.0 * (1.0 + 0.5)
     assert data.summary["arbitrage"]["profit"] == pytest.approx(expected)
+
+
+def test_profit_series_follows_the_chosen_price_forecaster(tmp_path):
+    """With --price-forecaster fundamental the replayed trader gets the same
+    hourly forecasts as the summary's, so the curve still ends at its profit."""
+    argv = ["backtest", "--twin", "--days", "10", "--resolution", "1min", "--rounds", "20"]
+    docs = {}
+    for fc in ("fundamental", "profile"):
+        out = vpp(*argv, "--price-forecaster", fc, "--json", "--series", "--quiet", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        docs[fc] = json.loads(out.stdout)
+    fund = docs["fundamental"]
+    assert fund["series"]["arbitrage"]["profit_cum"][-1] == pytest.approx(
+        fund["arbitrage"]["profit"], rel=1e-9
+    )
+    assert fund["arbitrage"]["profit"] != pytest.approx(docs["profile"]["arbitrage"]["profit"])

@@ -31,6 +31,7 @@ __all__ = [
     "arbitrage_backtest",
     "event_hours",
     "frequency_response_backtest",
+    "hourly_price_forecasts",
     "settlement_prices",
 ]
 
@@ -222,6 +223,38 @@ def arbitrage_backtest(
     }
 
 
+def hourly_price_forecasts(
+    arb: ArbitrageConfig,
+    ts: np.ndarray,
+    p: np.ndarray,
+    signals: Mapping[str, npt.ArrayLike] | None,
+    forecaster: str,
+) -> dict[int, list[float]]:
+    """The forecast the trader gets at the first event of each hour, by event
+    index (hours still in the forecaster's warm-up are absent: the trader
+    keeps its built-in forecaster there)."""
+    from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
+    from vpp.agents.price_forecast import MlPriceForecaster
+
+    if arb.plan_step_s != 3600.0:
+        raise ParameterError(
+            f"invalid parameter: plan_step_s: the {forecaster} forecaster needs hourly plan "
+            f"steps, got {arb.plan_step_s}"
+        )
+    model = (
+        MlPriceForecaster(horizon_h=arb.horizon_steps)
+        if forecaster == "ml"
+        else FundamentalPriceForecaster(horizon_h=arb.horizon_steps)
+    )
+    hourly = model.forecast(ts, p, signals)
+    hour = ts // 3_600_000_000_000
+    starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
+    rows = hourly.prices[hour[starts] - hour[0]]
+    return {
+        int(i): row.tolist() for i, row in zip(starts, rows, strict=True) if np.isfinite(row[0])
+    }
+
+
 def _run_hourly(
     agents: AgentSet,
     arb: ArbitrageConfig,
@@ -239,31 +272,15 @@ def _run_hourly(
         Total fleet power per event, and the degradation cost of the events
         before ``split``.
     """
-    from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
-    from vpp.agents.price_forecast import MlPriceForecaster
-
-    if arb.plan_step_s != 3600.0:
-        raise ParameterError(
-            f"invalid parameter: plan_step_s: the {forecaster} forecaster needs hourly plan "
-            f"steps, got {arb.plan_step_s}"
-        )
-    model = (
-        MlPriceForecaster(horizon_h=arb.horizon_steps)
-        if forecaster == "ml"
-        else FundamentalPriceForecaster(horizon_h=arb.horizon_steps)
-    )
-    hourly = model.forecast(ts, p, signals)
+    plans = hourly_price_forecasts(arb, ts, p, signals, forecaster)
     hour = ts // 3_600_000_000_000
     starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
     ends = np.r_[starts[1:], ts.size]
-    row = hour[starts] - hour[0]
     power = np.empty(ts.size)
     unscored_wear = 0.0
-    for a, b, r in zip(starts, ends, row, strict=True):
-        fc = hourly.prices[r]
-        # NaN rows (warm-up): the trader keeps its built-in forecaster.
-        if np.isfinite(fc[0]):
-            agents.set_price_forecast(0, int(ts[a]), fc.tolist())
+    for a, b in zip(starts, ends, strict=True):
+        if a in plans:
+            agents.set_price_forecast(0, int(ts[a]), plans[a])
         cut = min(max(split, a), b)
         if cut > a:
             power[a:cut] = agents.run(ts[a:cut], f[a:cut], p[a:cut])["total_mw"]

@@ -152,6 +152,7 @@ def report_series(args: argparse.Namespace, tel: Any, result: Any, doc: dict[str
         n_units=getattr(args, "battery_units", 1),
         frequency_response=fr if fr is not None and fr.contracted_mw > 0 else None,
         frequency_event="frequency_response" in doc,
+        forecaster=getattr(args, "price_forecaster", "profile"),
     )
 
 

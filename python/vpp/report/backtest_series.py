@@ -87,6 +87,8 @@ def agent_series(
     settlement_s: float | None = 3600.0,
     max_points: int = MAX_POINTS,
     score_from_ns: int | None = None,
+    forecaster: str = "profile",
+    signals: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """Replay the agents over one site's events; return ``units`` and ``arbitrage``.
 
@@ -94,16 +96,22 @@ def agent_series(
     (as the arbitrage backtest does) and spreads the agents' wear cost over
     time in proportion to throughput, so that its end equals the backtest's
     ``profit``. Events before ``score_from_ns`` are the agents' history:
-    replayed, not drawn.
+    replayed, not drawn. ``forecaster`` and ``signals`` as for
+    :func:`vpp.agents.backtest.arbitrage_backtest`: the trader gets the same
+    hourly forecasts.
     """
     from vpp.agents import AgentSet, ArbitrageConfig, FleetConfig, FrequencyResponseConfig
-    from vpp.agents.backtest import event_hours, settlement_prices
+    from vpp.agents.backtest import event_hours, hourly_price_forecasts, settlement_prices
 
     ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
     p = np.ascontiguousarray(price_per_mwh, dtype=np.float64)
     fr = frequency_response or FrequencyResponseConfig()
     fleet = FleetConfig(units=(battery,) * n_units)
-    agents = AgentSet(fleet, fr, ArbitrageConfig())
+    arb = ArbitrageConfig()
+    agents = AgentSet(fleet, fr, arb)
+    plans = (
+        {} if forecaster == "profile" else hourly_price_forecasts(arb, ts, p, signals, forecaster)
+    )
     f = (
         np.full(ts.size, fr.nominal_hz)
         if frequency_hz is None
@@ -121,6 +129,8 @@ def agent_series(
     for i in range(ts.size):
         if i == split:
             unscored_wear = agents.degradation_cost()
+        if i in plans:
+            agents.set_price_forecast(0, int(ts[i]), plans[i])
         total[i] = agents.decide(int(ts[i]), 0, float(f[i]), float(p[i]))
         if record[i]:
             soc[j] = agents.unit_soc()
@@ -162,6 +172,7 @@ def backtest_series(
     frequency_event: bool = False,
     event_frequency_response: Any = None,
     max_points: int = MAX_POINTS,
+    forecaster: str = "profile",
 ) -> dict[str, Any]:
     """All parts that the backtest's data supports.
 
@@ -176,6 +187,9 @@ def backtest_series(
         event_frequency_response: the contract in the trip test (default:
             ``frequency_response`` if it has a contract, else the fleet's
             whole power, as ``vpp backtest`` does).
+        forecaster: the trader's price forecaster (``vpp backtest
+            --price-forecaster``), fed the site's load, solar, wind and
+            temperature where the data has them.
     """
     out: dict[str, Any] = {
         "forecast": forecast_part(tel, levels, test, target, horizon_steps, quantiles, max_points)
@@ -194,6 +208,12 @@ def backtest_series(
                 frequency_response,
                 max_points=max_points,
                 score_from_ns=int(tel.ts_ns[test & rows][0]),
+                forecaster=forecaster,
+                signals={
+                    k: tel.column(k)[rows]
+                    for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")
+                    if k in tel.signals
+                },
             )
         )
     if battery is not None and frequency_event:
