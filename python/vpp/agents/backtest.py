@@ -196,13 +196,13 @@ def arbitrage_backtest(
     else:
         fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
         power_mw = np.empty(ts.size)
-        wear = []
+        unscored_wear = 0.0
         for a, b in ((0, split), (split, ts.size)):
             if b > a:
                 rows = None if fc is None else fc[a:b]
                 power_mw[a:b] = agents.run(ts[a:b], f[a:b], p[a:b], forecasts=rows)["total_mw"]
-            wear.append(agents.degradation_cost())
-        unscored_wear = wear[0]
+            if a == 0 and b == split:
+                unscored_wear = agents.degradation_cost()
     dt_h = event_hours(ts, fleet.default_dt_s)[split:]
     ts, p, power = ts[split:], p[split:], power_mw[split:]
     settle, per_period = settlement_prices(ts, p, settlement_s)

@@ -62,6 +62,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from vpp.agents.config import ArbitrageConfig
 from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.agents.price_forecast import HourlyForecast, checked_series, hourly_means
 from vpp.errors import ParameterError
@@ -75,6 +76,8 @@ _NODES = 16
 #: Curve price (EUR/MWh) above which the price's deviation from it is a ratio;
 #: below it (near zero or negative) ratios blow up and it is an offset.
 _RATIO_FLOOR_PER_MWH = 20.0
+#: The trader's built-in forecaster, which the forecast is combined with.
+_BUILTIN = ArbitrageConfig()
 
 
 class FundamentalPriceForecaster:
@@ -176,14 +179,8 @@ class FundamentalPriceForecaster:
                 f"invalid parameter: signals: the fundamental forecaster needs {missing}"
             )
         assert signals is not None
-        cols = [np.asarray(signals[s], dtype=np.float64) for s in REQUIRED_SIGNALS]
-        for s, c in zip(REQUIRED_SIGNALS, cols, strict=True):
-            if c.shape != ts.shape:
-                raise ParameterError(
-                    f"invalid parameter: {s}: {c.size} values for {ts.size} timestamps"
-                )
-        load, solar, wind = cols
-        temp = _optional_signal(signals, "temperature_c", ts.shape)
+        load, solar, wind = (_signal(signals, s, ts.shape) for s in REQUIRED_SIGNALS)
+        temp = _signal(signals, "temperature_c", ts.shape)
         series = np.column_stack([p, load, solar, wind, temp])
         hour, means = hourly_means(ts, series)
         m = hour.size
@@ -195,7 +192,8 @@ class FundamentalPriceForecaster:
         beta = 0.0
         # Events of hour i end before index ends[i] (first event of the next hour).
         ev_hour = ts // _NS_PER_HOUR - hour[0]
-        envelope = _envelope(sh)
+        # Clear-sky proxy of every hour from the 14 days before it.
+        envelope = _clear_sky(sh, m, np.arange(m))
         ci_mean = 0.7
         x_all = curve_features(load, solar, wind)
         nodes, weights = np.polynomial.hermite_e.hermegauss(_NODES)
@@ -314,12 +312,13 @@ def _score_time_constant(ts: np.ndarray, wind: np.ndarray, sorted_hist: np.ndarr
 
 
 def _seasonal_naive(ph: np.ndarray, h: int, target: np.ndarray, p0: float) -> np.ndarray:
-    """The trader's built-in forecast: the mean price of the same hour over the
-    14 days before ``h``, plus the first price's deviation from it fading
-    over 12 h (NaN without history)."""
-    bi, valid = _back_days(target, h, ph.size, 14)
+    """The trader's built-in forecast (its default :class:`ArbitrageConfig`):
+    the mean price of the same hour over the ``profile_days`` days before
+    ``h``, plus the first price's deviation from it fading over
+    ``deviation_tau_h`` (NaN without history)."""
+    bi, valid = _back_days(target, h, ph.size, _BUILTIN.profile_days)
     prof = _masked_mean(ph[bi], valid)
-    return prof + (p0 - prof[0]) * np.exp(-(target - h) / 12.0)
+    return prof + (p0 - prof[0]) * np.exp(-(target - h) / _BUILTIN.deviation_tau_h)
 
 
 def _day_type(abs_hour: np.ndarray) -> np.ndarray:
@@ -327,10 +326,8 @@ def _day_type(abs_hour: np.ndarray) -> np.ndarray:
     return np.clip(((abs_hour // 24 + 3) % 7) - 4, 0, 2)
 
 
-def _optional_signal(
-    signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, ...]
-) -> np.ndarray:
-    """A signal the forecaster uses when given (all NaN when absent)."""
+def _signal(signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """One signal per event, checked against the timestamps (all NaN when absent)."""
     if name not in signals:
         return np.full(shape, np.nan)
     col = np.asarray(signals[name], dtype=np.float64)
@@ -387,17 +384,6 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ok = mask & np.isfinite(values)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ok, values, 0.0).sum(axis=1) / ok.sum(axis=1)
-
-
-def _envelope(sh: np.ndarray) -> np.ndarray:
-    """Clear-sky proxy of each hour: the largest solar of the same hour over
-    the 14 days before it (0 with no history)."""
-    env = np.zeros(sh.size)
-    for d in range(1, 15):
-        shifted = np.full(sh.size, np.nan)
-        shifted[24 * d :] = sh[: sh.size - 24 * d] if sh.size > 24 * d else shifted[24 * d :]
-        env = np.fmax(env, shifted)
-    return np.nan_to_num(env)
 
 
 def _mean_clear_sky_index(sh: np.ndarray, envelope: np.ndarray, h: int) -> float:

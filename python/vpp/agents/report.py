@@ -41,8 +41,8 @@ def year_report(
     full = generate(days=history_days + days, resolution="1min", sites=1, seed=seed)
     ts_full = pd.DatetimeIndex(full["timestamp"]).asi8
     score_from = int(ts_full[0] + round(history_days * 86_400e9))
-    df = full[ts_full >= score_from]
-    ts = ts_full[ts_full >= score_from]
+    scored = ts_full >= score_from
+    df, ts = full[scored], ts_full[scored]
     t0 = time.perf_counter()
     arb = arbitrage_backtest(
         ts_full,
