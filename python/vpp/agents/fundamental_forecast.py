@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,63 @@ _NODES = 16
 _RATIO_FLOOR_PER_MWH = 20.0
 #: The trader's built-in forecaster, which the forecast is combined with.
 _BUILTIN = ArbitrageConfig()
+
+
+@dataclass
+class Hours:
+    """What the hourly step reads: per-hour arrays on a dense grid of hours
+    since ``hour0`` and the events before the hour being forecast.
+
+    Attributes:
+        hour0: Absolute UTC hour (since 1970) of row 0.
+        first: (m, 5) price, load, solar, wind and temperature at the first
+            event of each hour (NaN for hours without events).
+        means: (m, 5) hourly means of the same columns, forward-filled.
+        envelope: (m,) clear-sky proxy of each hour (see ``_clear_sky``).
+        ev_ts, ev_p, ev_x, ev_wind, ev_hour: per event: UTC ns, price, curve
+            features, wind and hour row; only events before the forecast
+            hour are read.
+    """
+
+    hour0: int
+    first: np.ndarray
+    means: np.ndarray
+    envelope: np.ndarray
+    ev_ts: np.ndarray
+    ev_p: np.ndarray
+    ev_x: np.ndarray
+    ev_wind: np.ndarray
+    ev_hour: np.ndarray
+
+
+@dataclass
+class Carry:
+    """What the hourly step carries from one hour to the next."""
+
+    rng: np.random.Generator
+    curve: PriceCurve | None = None
+    wind_hist: np.ndarray = field(default_factory=lambda: np.empty(0))
+    tau_w: float = 10.0
+    ci_mean: float = 0.7
+    beta: float = 0.0
+
+
+def checked_signals(
+    signals: Mapping[str, npt.ArrayLike] | None, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load, solar, wind and temperature per event (temperature NaN when absent).
+
+    Raises:
+        ParameterError: A required signal missing or of the wrong length.
+    """
+    missing = [s for s in REQUIRED_SIGNALS if signals is None or s not in signals]
+    if missing:
+        raise ParameterError(
+            f"invalid parameter: signals: the fundamental forecaster needs {missing}"
+        )
+    assert signals is not None
+    load, solar, wind = (_signal(signals, s, shape) for s in REQUIRED_SIGNALS)
+    return load, solar, wind, _signal(signals, "temperature_c", shape)
 
 
 class FundamentalPriceForecaster:
@@ -170,107 +228,110 @@ class FundamentalPriceForecaster:
         Raises:
             ParameterError: Missing signals, bad shapes or no finite price.
         """
-        from scipy.stats import norm
-
         ts, p = checked_series(ts_ns, prices)
-        missing = [s for s in REQUIRED_SIGNALS if signals is None or s not in signals]
-        if missing:
-            raise ParameterError(
-                f"invalid parameter: signals: the fundamental forecaster needs {missing}"
-            )
-        assert signals is not None
-        load, solar, wind = (_signal(signals, s, ts.shape) for s in REQUIRED_SIGNALS)
-        temp = _signal(signals, "temperature_c", ts.shape)
+        load, solar, wind, temp = checked_signals(signals, ts.shape)
         series = np.column_stack([p, load, solar, wind, temp])
         hour, means = hourly_means(ts, series)
         m = hour.size
-        ph, lh, sh, th = means[:, 0], means[:, 1], means[:, 2], means[:, 4]
         # What the trader sees when it re-plans: the first event of each hour.
         first = np.full((m, 5), np.nan)
         starts = np.flatnonzero(np.r_[True, np.diff(ts // _NS_PER_HOUR) > 0])
         first[ts[starts] // _NS_PER_HOUR - hour[0]] = series[starts]
-        beta = 0.0
-        # Events of hour i end before index ends[i] (first event of the next hour).
-        ev_hour = ts // _NS_PER_HOUR - hour[0]
-        # Clear-sky proxy of every hour from the 14 days before it.
-        envelope = _clear_sky(sh, m, np.arange(m))
-        ci_mean = 0.7
-        x_all = curve_features(load, solar, wind)
-        nodes, weights = np.polynomial.hermite_e.hermegauss(_NODES)
-        weights = weights / weights.sum()
+        hist = Hours(
+            hour0=int(hour[0]),
+            first=first,
+            means=means,
+            # Clear-sky proxy of every hour from the 14 days before it.
+            envelope=_clear_sky(means[:, 2], m, np.arange(m)),
+            ev_ts=ts,
+            ev_p=p,
+            ev_x=curve_features(load, solar, wind),
+            ev_wind=wind,
+            ev_hour=ts // _NS_PER_HOUR - hour[0],
+        )
+        carry = Carry(np.random.default_rng(self.seed))
+        out = np.full((m, self.horizon_h), np.nan)
+        for h in range(self.warmup_h, m):
+            row = self.hour_forecast(carry, h, hist)
+            if row is not None:
+                out[h] = row
+        return HourlyForecast(hour_ns=hour * _NS_PER_HOUR, prices=out)
+
+    def hour_forecast(self, c: Carry, h: int, hist: Hours) -> np.ndarray | None:
+        """The forecast at the first event of hour row ``h`` (None: no
+        forecast, the trader keeps its built-in one); refits ``c`` when due.
+
+        Reads only rows before ``h`` (row ``h`` of ``first``) and events
+        before hour ``h``, so the batch and the live forecaster agree.
+        """
+        from scipy.stats import norm
+
+        first, means = hist.first, hist.means
+        ph, lh, sh, th = means[:, 0], means[:, 1], means[:, 2], means[:, 4]
+        p0, l0, s0, w0, t0 = first[h]
+        if not np.isfinite(first[h, :4]).all():
+            return None
+        if c.curve is None or (h - self.warmup_h) % self.refit_h == 0:
+            hi = int(np.searchsorted(hist.ev_hour, h))
+            x_past, p_past = hist.ev_x[:hi], hist.ev_p[:hi]
+            if np.sum(np.isfinite(p_past) & np.isfinite(x_past).all(axis=1)) < 24:
+                return None  # nothing to learn the curve from yet
+            c.curve = PriceCurve(
+                x_past, p_past, c.rng, max_rows=self.max_train_rows, seed=self.seed,
+                n_jobs=self.n_jobs,
+            )  # fmt: skip
+            lo = int(np.searchsorted(hist.ev_hour, h - self.wind_h))
+            recent_w, recent_t = hist.ev_wind[lo:hi], hist.ev_ts[lo:hi]
+            keep = np.isfinite(recent_w)
+            c.wind_hist = np.sort(recent_w[keep])
+            c.tau_w = _score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
+        if h % 24 == 0 or h == self.warmup_h:
+            c.ci_mean = _mean_clear_sky_index(sh, hist.envelope, h)
+            c.beta = _temperature_sensitivity(lh, th, hist.hour0, h)
+        if c.wind_hist.size < 24:
+            return None
         k = np.arange(self.horizon_h)
         tau_l, tau_s, tau_r = self.taus
-        rng = np.random.default_rng(self.seed)
-        out = np.full((m, self.horizon_h), np.nan)
-        curve = None
-        for h in range(self.warmup_h, m):
-            p0, l0, s0, w0, t0 = first[h]
-            if not np.isfinite(first[h, :4]).all():
-                continue
-            if curve is None or (h - self.warmup_h) % self.refit_h == 0:
-                past = ev_hour < h
-                if np.sum(np.isfinite(p[past]) & np.isfinite(x_all[past]).all(axis=1)) < 24:
-                    continue  # nothing to learn the curve from yet
-                curve = PriceCurve(
-                    x_all[past],
-                    p[past],
-                    rng,
-                    max_rows=self.max_train_rows,
-                    seed=self.seed,
-                    n_jobs=self.n_jobs,
-                )
-                lo = np.searchsorted(ev_hour, h - self.wind_h)
-                hi = np.searchsorted(ev_hour, h)
-                recent_w, recent_t = wind[lo:hi], ts[lo:hi]
-                keep = np.isfinite(recent_w)
-                wind_hist = np.sort(recent_w[keep])
-                tau_w = _score_time_constant(recent_t[keep], recent_w[keep], wind_hist, norm)
-            if h % 24 == 0 or h == self.warmup_h:
-                ci_mean = _mean_clear_sky_index(sh, envelope, h)
-                beta = _temperature_sensitivity(lh, th, int(hour[0]), h)
-            if wind_hist.size < 24:
-                continue
-            z0 = _score(wind_hist, w0, norm)
-            rho = np.exp(-(k + 0.5) / tau_w)
-            z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * nodes[None, :]
-            wind_q = np.quantile(wind_hist, norm.cdf(z))
-            target = h + k
-            load_fc, _ = _load_profiles(lh, th, int(hour[0]), h, target)
-            # The first event is compared with the first events of the same
-            # hour on past days: the hour's mean would mix in its ramp.
-            l_now, t_now = (
-                v[0] for v in _load_profiles(first[:, 1], first[:, 4], int(hour[0]), h, target[:1])
-            )
-            clear = _clear_sky(sh, h, target)
-            if np.isfinite(t0) and np.isfinite(t_now):
-                # Weather drives the slow part of the load's deviation, the
-                # rest is demand noise that fades within hours.
-                slow = beta * (t0 - t_now)
-                load_fc = load_fc * (1.0 + slow * np.exp(-k / tau_l))
-                fast = self.load_noise_tau_h
-            else:
-                slow, fast = 0.0, tau_l
-            anomaly = l0 / (l_now * (1.0 + slow)) - 1.0 if l_now > 0 else 0.0
-            load_fc = load_fc * (1.0 + anomaly * np.exp(-k / fast))
-            ci_now = _clear_sky_index_now(first[:, 2], sh, h, s0, ci_mean)
-            solar_fc = clear * (ci_mean + (ci_now - ci_mean) * np.exp(-k / tau_s))
-            x = curve_features(
-                np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel()
-            )
-            g = curve(x).reshape(self.horizon_h, _NODES) @ weights
-            now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
-            g_now = float(curve(now)[0])
-            fade = np.exp(-k / tau_r)
-            if g_now >= _RATIO_FLOOR_PER_MWH and p0 > 0:
-                # Fuel and bidding scale the merit order, so a deviation
-                # fades as a ratio where the curve is clearly positive.
-                out[h] = np.where(g > 0, g * (p0 / g_now) ** fade, g + (p0 - g_now) * fade)
-            else:
-                out[h] = g + (p0 - g_now) * fade
-            anchor = _seasonal_naive(ph, h, target, p0)
-            w = self.profile_weight if np.isfinite(anchor).all() else 0.0
-            out[h] = (1.0 - w) * out[h] + w * np.nan_to_num(anchor)
-        return HourlyForecast(hour_ns=hour * _NS_PER_HOUR, prices=out)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(_NODES)
+        weights = weights / weights.sum()
+        z0 = _score(c.wind_hist, w0, norm)
+        rho = np.exp(-(k + 0.5) / c.tau_w)
+        z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * nodes[None, :]
+        wind_q = np.quantile(c.wind_hist, norm.cdf(z))
+        target = h + k
+        load_fc, _ = _load_profiles(lh, th, hist.hour0, h, target)
+        # The first event is compared with the first events of the same
+        # hour on past days: the hour's mean would mix in its ramp.
+        l_now, t_now = (
+            v[0] for v in _load_profiles(first[:, 1], first[:, 4], hist.hour0, h, target[:1])
+        )
+        clear = _clear_sky(sh, h, target)
+        if np.isfinite(t0) and np.isfinite(t_now):
+            # Weather drives the slow part of the load's deviation, the
+            # rest is demand noise that fades within hours.
+            slow = c.beta * (t0 - t_now)
+            load_fc = load_fc * (1.0 + slow * np.exp(-k / tau_l))
+            fast = self.load_noise_tau_h
+        else:
+            slow, fast = 0.0, tau_l
+        anomaly = l0 / (l_now * (1.0 + slow)) - 1.0 if l_now > 0 else 0.0
+        load_fc = load_fc * (1.0 + anomaly * np.exp(-k / fast))
+        ci_now = _clear_sky_index_now(first[:, 2], sh, h, s0, c.ci_mean)
+        solar_fc = clear * (c.ci_mean + (ci_now - c.ci_mean) * np.exp(-k / tau_s))
+        x = curve_features(np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel())
+        g = c.curve(x).reshape(self.horizon_h, _NODES) @ weights
+        now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
+        g_now = float(c.curve(now)[0])
+        fade = np.exp(-k / tau_r)
+        if g_now >= _RATIO_FLOOR_PER_MWH and p0 > 0:
+            # Fuel and bidding scale the merit order, so a deviation
+            # fades as a ratio where the curve is clearly positive.
+            row = np.where(g > 0, g * (p0 / g_now) ** fade, g + (p0 - g_now) * fade)
+        else:
+            row = g + (p0 - g_now) * fade
+        anchor = _seasonal_naive(ph, h, target, p0)
+        w = self.profile_weight if np.isfinite(anchor).all() else 0.0
+        return np.asarray((1.0 - w) * row + w * np.nan_to_num(anchor))
 
 
 def _score(sorted_hist: np.ndarray, value: float, norm) -> float:  # type: ignore[no-untyped-def]

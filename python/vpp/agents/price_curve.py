@@ -80,6 +80,32 @@ class PriceCurve:
         grid = np.column_stack([np.repeat(self.net, SHARE_POINTS), np.tile(self.share, NET_POINTS)])
         self.table = booster.predict(xgb.DMatrix(grid)).reshape(NET_POINTS, SHARE_POINTS)
 
+    @classmethod
+    def from_table(cls, net: np.ndarray, share: np.ndarray, table: np.ndarray) -> PriceCurve:
+        """A curve from its grid and table (as a snapshot keeps it).
+
+        Raises:
+            ParameterError: Axes that are not increasing or a table of another shape.
+        """
+        net, share = np.asarray(net, dtype=np.float64), np.asarray(share, dtype=np.float64)
+        table = np.asarray(table, dtype=np.float64)
+        if (
+            net.ndim != 1
+            or share.ndim != 1
+            or net.size < 2
+            or share.size < 2
+            or np.any(np.diff(net) <= 0)
+            or np.any(np.diff(share) <= 0)
+            or table.shape != (net.size, share.size)
+        ):
+            raise ParameterError(
+                f"invalid parameter: price curve: a table of shape {table.shape} on axes of "
+                f"{net.size} and {share.size} increasing points is not a curve"
+            )
+        curve = cls.__new__(cls)
+        curve.net, curve.share, curve.table = net, share, table
+        return curve
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Prices at (n, 2) feature points; flat beyond the history's range."""
         i, a = _cell(self.net, x[:, 0])
