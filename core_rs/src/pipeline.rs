@@ -243,6 +243,11 @@ impl Pipeline {
         self.agents.as_ref().map(|a| &a.set)
     }
 
+    /// The attached agents, mutable (e.g. to hand a trader a forecast).
+    pub fn agents_mut(&mut self) -> Option<&mut AgentSet> {
+        self.agents.as_mut().map(|a| &mut a.set)
+    }
+
     /// Whether the attached agents decide events of engine site `site`.
     pub fn agents_cover(&self, site: usize) -> bool {
         self.agents

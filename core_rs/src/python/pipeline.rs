@@ -431,6 +431,18 @@ impl PyPipeline {
         .map(Some)
     }
 
+    /// Give the attached agents' trader at `site` an external price forecast
+    /// (one value per plan step from the step containing `ts_ns`).
+    fn set_price_forecast(&mut self, site: usize, ts_ns: i64, prices: Vec<f64>) -> PyResult<()> {
+        let agents = self
+            .inner
+            .agents_mut()
+            .ok_or_else(|| PyValueError::new_err("no agents attached to this pipeline"))?;
+        agents
+            .set_price_forecast(site, ts_ns, &prices)
+            .map_err(to_pyerr)
+    }
+
     /// Snapshot bytes of the attached agents, or None.
     fn _agents_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         match self.inner.agents() {

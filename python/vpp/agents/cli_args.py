@@ -18,6 +18,7 @@ from vpp.agents.config import BatteryConfig, FrequencyResponseConfig
 
 __all__ = [
     "add_battery_args",
+    "add_live_price_forecaster_arg",
     "add_price_forecaster_arg",
     "battery_from_args",
     "frequency_response_from_args",
@@ -81,6 +82,18 @@ def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         "walk-forward XGBoost on price, load, solar, wind and temperature (ml), or load, "
         "solar and wind through a learnt merit order over the wind's uncertainty "
         "(fundamental; needs load_mw, solar_mw and wind_mw)",
+    )
+
+
+def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--price-forecaster`` for the live trader (``agents.price_forecaster``)."""
+    parser.add_argument(
+        "--price-forecaster",
+        choices=("profile", "fundamental"),
+        default="profile",
+        help="the trader's price forecaster: the built-in 14-day profile (default) or load, "
+        "solar and wind through a learnt merit order (fundamental; needs load_mw, solar_mw, "
+        "wind_mw and price_per_mwh, and trades on it after 7 days of history)",
     )
 
 

@@ -118,6 +118,7 @@ class LivePriceForecaster:
         self.hour0: int | None = None
         self.last_ts: int | None = None
         self.skipped = 0  # events not after the previous one
+        self.made = 0  # forecasts made
         self._first = _Rows((5,))
         self._means = _Rows((5,))
         self._envelope = _Rows(())
@@ -186,6 +187,7 @@ class LivePriceForecaster:
                 self._open(r, series[a])
                 fc = self._forecast(r)
                 if fc is not None:
+                    self.made += 1
                     out.append(HourForecast(int(idx[a]), int(t[a]), fc))
             self._take(t[a:b], row[a:b], series[a:b])
         return out
@@ -266,6 +268,7 @@ class LivePriceForecaster:
             "hour0": self.hour0,
             "last_ts": self.last_ts,
             "skipped": self.skipped,
+            "made": self.made,
             "tau_w": c.tau_w,
             "ci_mean": c.ci_mean,
             "beta": c.beta,
@@ -287,7 +290,8 @@ class LivePriceForecaster:
         if c.curve is not None:
             arrays.update(net=c.curve.net, share=c.curve.share, table=c.curve.table)
         buf = io.BytesIO()
-        np.savez(buf, head=np.frombuffer(json.dumps(head).encode(), np.uint8), **arrays)
+        arrays["head"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
+        np.savez(buf, **arrays)
         return buf.getvalue()
 
     @classmethod
@@ -308,7 +312,7 @@ class LivePriceForecaster:
                 )
             live = cls(max_history_days=head["max_history_days"], **head["settings"])
             live.hour0, live.last_ts = head["hour0"], head["last_ts"]
-            live.skipped = int(head["skipped"])
+            live.skipped, live.made = int(head["skipped"]), int(head["made"])
             c = live.carry
             c.rng.bit_generator.state = head["rng"]
             c.tau_w, c.ci_mean, c.beta = head["tau_w"], head["ci_mean"], head["beta"]

@@ -28,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_args(p, twin=True, required=False)
-    from vpp.agents.cli_args import add_battery_args
+    from vpp.agents.cli_args import add_battery_args, add_live_price_forecaster_arg
 
     add_battery_args(p)  # flags of battery.* / agents.contracted_mw
+    add_live_price_forecaster_arg(p)  # agents.price_forecaster
     p.add_argument(
         "--store",
         metavar="URL",

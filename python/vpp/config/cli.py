@@ -51,6 +51,7 @@ FLAG_KEYS: dict[str, str] = {
     "degradation_cost": "battery.degradation_cost_per_mwh",
     "battery_units": "battery.units_per_site",
     "fr_mw": "agents.contracted_mw",
+    "price_forecaster": "agents.price_forecaster",
     "brokers": "kafka.brokers",
     "group": "kafka.group",
     "topic": "kafka.topic",

@@ -191,6 +191,13 @@ class AgentSettings:
     arbitrage: bool = _key(True, "trade on price forecasts (false: hold SoC in its band)")
     plan_step_s: float = _key(3600.0, "trader's plan step and re-plan interval, s", _POSITIVE)
     horizon_steps: int = _key(48, "plan steps the trader looks ahead", _range(1, None))
+    price_forecaster: str = _key(
+        "profile",
+        "trader's price forecaster: profile (built in: 14-day same-hour mean plus the "
+        "current deviation fading over 12 h) or fundamental (load, solar and wind through "
+        "a learnt merit order; needs those signals and 7 days of history)",
+        _choices("profile", "fundamental"),
+    )
     settlement_s: float = _key(3600.0, "settlement period of the market, s", _POSITIVE)
     soc_record_s: float = _key(
         900.0,

@@ -61,6 +61,7 @@ from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
 from vpp.errors import SnapshotError
 from vpp.io import Telemetry
 from vpp.pipeline import DECISION_KEYS, NO_DECISION, UNIT_RECORD_KEYS
+from vpp.runtime.price_plans import PricePlans, chunks, merge_decisions
 
 __all__ = ["AgentStage", "step_s"]
 
@@ -122,6 +123,7 @@ class AgentStage:
         self.dispatch_tolerance_mw = float(getattr(agents, "dispatch_tolerance_mw", 0.0))
         self._units: dict[str, np.ndarray] | None = None  # per-unit records of the batch
         self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
+        self.plans: PricePlans | None = None  # live fundamental price forecasts
 
     # -- set-up ------------------------------------------------------------------
     @property
@@ -146,6 +148,8 @@ class AgentStage:
         if self.setup is None:
             wanted = self.wanted_sites or list(dict.fromkeys(str(s) for s in batch.sites))
             self._build(wanted, forecaster)
+        if self.plans is not None:
+            PricePlans.check_signals(self.signals)
 
     def _build(self, wanted: list[str], forecaster: Any) -> None:
         known = list(forecaster.sites) if _attachable(forecaster) else []
@@ -158,6 +162,10 @@ class AgentStage:
         self._start(self.setup.agents, forecaster)
 
     def _start(self, agents: AgentSet, forecaster: Any) -> None:
+        assert self.setup is not None
+        arb = self.setup.arbitrage
+        if getattr(self.settings, "price_forecaster", "profile") == "fundamental" and arb.enabled:
+            self.plans = PricePlans(self.sites, arb.horizon_steps, arb.plan_step_s)
         if _attachable(forecaster):
             forecaster.attach_agents(agents, sites=self.sites)
             self.attached, self.agents = True, None
@@ -178,17 +186,44 @@ class AgentStage:
 
         The per-unit records written in the same loop are kept for :meth:`records`.
         """
-        feats, preds, decisions, units = forecaster.process_decide(
-            batch.ts_ns,
-            values,
-            batch.sites,
-            on_out_of_order="skip",
-            units=True,
-            soc_record_s=self.soc_record_s,
-            dispatch_tolerance_mw=self.dispatch_tolerance_mw,
-        )
-        self._units = units
-        return feats, preds, decisions
+        kw = {
+            "on_out_of_order": "skip",
+            "units": True,
+            "soc_record_s": self.soc_record_s,
+            "dispatch_tolerance_mw": self.dispatch_tolerance_mw,
+        }
+        pieces = self._chunks(batch.ts_ns, batch.sites, values)
+        if len(pieces) == 1 and not pieces[0][2]:
+            feats, preds, decisions, self._units = forecaster.process_decide(
+                batch.ts_ns, values, batch.sites, **kw
+            )
+            return feats, preds, decisions
+        feats_, preds_, parts = [], [], []
+        for a, b, plans in pieces:
+            for p in plans:  # the hour's forecast, just before its first event
+                forecaster.set_price_forecast(p.site, p.ts_ns, p.prices)
+            f, pr, d, u = forecaster.process_decide(
+                batch.ts_ns[a:b], values[a:b], batch.sites[a:b], **kw
+            )
+            feats_.append(f)
+            preds_.append(pr)
+            parts.append((a, d, u))
+        decisions, self._units = merge_decisions(parts)
+        return np.concatenate(feats_), np.concatenate(preds_), decisions
+
+    def _chunks(
+        self, ts_ns: np.ndarray, sites: np.ndarray, values: np.ndarray
+    ) -> list[tuple[int, int, list[Any]]]:
+        """The batch cut before every event that brings a price forecast
+        (``sites``: names, or the agents' site indices as integers)."""
+        if self.plans is None or not len(ts_ns):
+            return [(0, len(ts_ns), [])]
+        assert self.setup is not None
+        if sites.dtype.kind not in "iu":
+            index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
+            sites = np.fromiter((index.get(str(s), -1) for s in sites), np.int64, len(sites))
+        plans = self.plans.plans(ts_ns, sites, values, self.signals)
+        return chunks(len(ts_ns), plans)
 
     def run_alone(self, batch: Telemetry, values: np.ndarray) -> dict[str, np.ndarray]:
         """Decisions of the standalone path, in the shape of ``process_decide``'s."""
@@ -210,20 +245,29 @@ class AgentStage:
         }
         self._units = None
         if keep.any():
-            got = self.agents.run(
-                np.ascontiguousarray(batch.ts_ns[keep]),
-                np.ascontiguousarray(signal("frequency_hz")),
-                np.ascontiguousarray(signal("price_per_mwh")),
-                sites=np.ascontiguousarray(site_idx[keep]),
-                units=True,
-                soc_record_s=self.soc_record_s,
-                dispatch_tolerance_mw=self.dispatch_tolerance_mw,
-            )
+            ts, sites = batch.ts_ns[keep], site_idx[keep]
+            freq, price = signal("frequency_hz"), signal("price_per_mwh")
+            parts = []
+            for a, b, plans in self._chunks(ts, sites, values[keep]):
+                for p in plans:  # the hour's forecast, just before its first event
+                    self.agents.set_price_forecast(p.site, p.ts_ns, p.prices)
+                got = self.agents.run(
+                    np.ascontiguousarray(ts[a:b]),
+                    np.ascontiguousarray(freq[a:b]),
+                    np.ascontiguousarray(price[a:b]),
+                    sites=np.ascontiguousarray(sites[a:b]),
+                    units=True,
+                    soc_record_s=self.soc_record_s,
+                    dispatch_tolerance_mw=self.dispatch_tolerance_mw,
+                )
+                parts.append((a, {k: got[k] for k in DECISION_KEYS}, dict(got["units"])))
+            decided, merged = merge_decisions(parts)
             for k in DECISION_KEYS:
-                out[k][keep] = got[k]
+                out[k][keep] = decided[k]
             # Event indices of the kept events -> indices in the batch.
             where = np.flatnonzero(keep)
-            units = dict(got["units"])
+            assert merged is not None
+            units = merged
             for k in ("dispatch_event", "soc_event"):
                 units[k] = where[units[k]]
             self._units = units
@@ -357,11 +401,13 @@ class AgentStage:
             "dispatch_records": self.dispatch_records,
             "last_ts": self._last_ts,
         }
-        return {"agents": bytes(blob), "agent_stage": json.dumps(own).encode()}
+        plans = self.plans.state() if self.plans is not None else {}
+        return {"agents": bytes(blob), "agent_stage": json.dumps(own).encode(), **plans}
 
     def restore(self, parts: dict[str, bytes], forecaster: Any) -> None:
         """Continue from :meth:`state` parts (none: start afresh on the next batch)."""
         self.setup, self.agents, self.attached = None, None, False
+        self.plans = None
         if "agent_stage" not in parts:
             self.start(forecaster)  # a checkpoint from before the agents: start afresh
             return
@@ -383,6 +429,8 @@ class AgentStage:
         self.dispatch_records = int(own.get("dispatch_records", 0))
         self._last_ts = {str(k): int(v) for k, v in own.get("last_ts", {}).items()}
         self._start(agents, forecaster)
+        if self.plans is not None:
+            self.plans.restore(parts)
 
     # -- summary -----------------------------------------------------------------
     def describe(self, forecaster: Any) -> dict[str, Any]:
@@ -399,6 +447,8 @@ class AgentStage:
             notes.append("no price_per_mwh signal: the trader holds")
         if notes:
             out["notes"] = notes
+        if self.plans is not None:
+            out["price_forecaster"] = self.plans.describe()
         agents = self.current_agents(forecaster)
         if self.setup is None or agents is None:
             return out
