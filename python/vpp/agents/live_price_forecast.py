@@ -281,7 +281,6 @@ class LivePriceForecaster:
             "sums": self._sums,
             "counts": self._counts,
             "ev_ts": self._ev_ts.view,
-            "ev_hour": self._ev_hour.view,
             "ev_p": self._ev_p.view,
             "ev_x": self._ev_x.view,
             "ev_wind": self._ev_wind.view,
@@ -319,17 +318,10 @@ class LivePriceForecaster:
             c.wind_hist = arrays["wind_hist"]
             if "table" in arrays:
                 c.curve = PriceCurve.from_table(arrays["net"], arrays["share"], arrays["table"])
-            for name in (
-                "first",
-                "means",
-                "envelope",
-                "ev_ts",
-                "ev_hour",
-                "ev_p",
-                "ev_x",
-                "ev_wind",
-            ):
+            for name in ("first", "means", "envelope", "ev_ts", "ev_p", "ev_x", "ev_wind"):
                 getattr(live, f"_{name}").extend(arrays[name])
+            if live.hour0 is not None:
+                live._ev_hour.extend(arrays["ev_ts"] // _NS_PER_HOUR - live.hour0)
             live._sums[:], live._counts[:] = arrays["sums"], arrays["counts"]
         except SnapshotError:
             raise
