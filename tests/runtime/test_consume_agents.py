@@ -68,3 +68,38 @@ def test_consume_dispatches_the_configured_fleet(
     assert got.keys() == ref.keys() and len(got) == 3
     for key, value in ref.items():
         assert got[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
+    topics: StreamTopics,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vpp import twin
+    from vpp.io import Telemetry
+    from vpp.stream.producer import produce_telemetry
+
+    sites = "site_00,site_01"
+    env = {"VPP_SITES_IDS": sites, "VPP_AGENTS_PRICE_FORECASTER": "fundamental"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    # 9 hourly days: forecasts from day 7 on, so the forecasters' history
+    # must come through the checkpoint for the second consumer to trade as one.
+    tel = Telemetry.from_frame(twin.generate(days=9, resolution="1h", sites=2, seed=8))
+    produce_telemetry(tel, topics.brokers, topics.topic)
+    db = tmp_path / "store.sqlite"
+    group = f"fundamental.{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "consumer.log"
+    cmd = consumer_cmd(topics, group, None, "--store", f"sqlite:///{db}", "--batch-events", "40")
+    first = finish(start_consumer([*cmd, "--max-events", "400"], log), log)
+    second = finish(start_consumer([*cmd, "--idle-exit-s", "3"], log), log)
+    assert first["events"] + second["events"] == len(tel)
+
+    cfg = load_config(env=env)
+    stage = AgentStage(cfg.battery, cfg.agents, sites=sites.split(","))
+    proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
+    want = proc.process(tel)
+    assert proc.describe()["agents"]["price_forecaster"]["forecasts"] == 2 * 48
+    with open_store(db, read_only=True) as store:
+        dispatch = store.dispatch_range()
+    assert_same_records(dispatch, want.dispatch, "sqlite dispatch")
