@@ -394,15 +394,19 @@ impl Pipeline {
             preds,
             decisions,
             None,
+            None,
         )
     }
 
     /// As `process`, and (when `units` is given) each decided event's
     /// per-unit records into `units` (cleared first; event indices are
-    /// positions in this batch). Equal to a loop of `push_units`.
+    /// positions in this batch). Equal to a loop of `push_units`. With
+    /// `soc_frac` (one measured state of charge per event, NaN where none),
+    /// a decided event's site takes its measurement after the decision, as
+    /// in `AgentSet::run_measured`.
     ///
     /// # Errors
-    /// As `process`.
+    /// As `process`, plus `Shape` for a `soc_frac` of another length.
     #[allow(clippy::too_many_arguments)]
     pub fn process_units(
         &mut self,
@@ -414,12 +418,18 @@ impl Pipeline {
         preds: &mut [f64],
         mut decisions: Option<DecisionColumns<'_>>,
         mut units: Option<&mut UnitRecords>,
+        soc_frac: Option<&[f64]>,
     ) -> CoreResult<()> {
         let n = ts_ns.len();
         let (k, f, t) = (self.engine.n_signals(), self.n_features(), self.n_outputs());
-        if values.len() != n * k || sites.len() != n || feats.len() != n * f {
+        if values.len() != n * k
+            || sites.len() != n
+            || feats.len() != n * f
+            || soc_frac.is_some_and(|s| s.len() != n)
+        {
             return Err(CoreError::Shape(format!(
-                "batch of {n} timestamps needs values ({n}, {k}), {n} sites and features ({n}, {f})"
+                "batch of {n} timestamps needs values ({n}, {k}), {n} sites, features ({n}, {f}) \
+                 and (when given) {n} soc_frac"
             )));
         }
         self.check_preds(preds.len(), n)?;
@@ -446,12 +456,19 @@ impl Pipeline {
             // and counts it; in Raise mode the order was checked above.
             self.engine
                 .process(&ts_ns[i..=i], vals, &sites[i..=i], OnOutOfOrder::Skip, row)?;
-            let decision = if skipped {
+            let mut decision = if skipped {
                 out.fill(f64::NAN);
                 None
             } else {
                 self.finish(ts, site, vals, row, out)?
             };
+            if let (Some(d), Some(x), Some(ag)) = (
+                decision.as_mut(),
+                soc_frac.map(|s| s[i]).filter(|x| x.is_finite()),
+                self.agents.as_mut(),
+            ) {
+                d.stored_mwh = ag.set.sync_site_soc(site, x)?;
+            }
             if let Some(d) = decisions.as_mut() {
                 d.write(i, decision.as_ref());
             }

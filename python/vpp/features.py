@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vpp import _core
-from vpp.schema import SIGNALS
+from vpp.schema import ASSET_SIGNALS, GRID_SIGNALS
 
 #: Lags of the default spec, in events: the last few steps, a quarter hour to
 #: an hour at 5-15 min data, and a day at 30-min data (48).
@@ -47,7 +47,7 @@ class FeatureSpec:
         diff: Add the first difference ``<signal>_diff1``.
     """
 
-    signals: Sequence[str] = field(default_factory=lambda: list(SIGNALS))
+    signals: Sequence[str] = field(default_factory=lambda: list(GRID_SIGNALS))
     lags: Sequence[int] = field(default_factory=lambda: list(DEFAULT_LAGS))
     windows: Sequence[int] = field(default_factory=lambda: list(DEFAULT_WINDOWS))
     stats: Sequence[str] = field(default_factory=lambda: list(STATS))
@@ -66,8 +66,12 @@ class FeatureSpec:
 
     @classmethod
     def default(cls, signals: Sequence[str] | None = None) -> FeatureSpec:
-        """The default spec over ``signals`` (all canonical signals if None)."""
-        return cls(signals=list(signals) if signals is not None else list(SIGNALS))
+        """The default spec over ``signals`` (all grid signals if None); asset
+        signals (:data:`vpp.schema.ASSET_SIGNALS`) feed the agents, not the
+        features, and are left out."""
+        if signals is None:
+            return cls(signals=list(GRID_SIGNALS))
+        return cls(signals=[s for s in signals if s not in ASSET_SIGNALS])
 
     def to_dict(self) -> dict[str, object]:
         """Plain-data form, for model metadata files."""

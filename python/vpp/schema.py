@@ -1,15 +1,18 @@
 """The telemetry schema: canonical signal names, units and derived signals.
 
 A telemetry event is a UTC timestamp (nanoseconds since the epoch inside vpp),
-a site id (default ``"grid"``) and any subset of the canonical signals below.
+a site id (default ``"grid"``) and any subset of the canonical signals below:
+the grid's (:data:`GRID_SIGNALS`, which the features read) and the site's
+own batteries' (:data:`ASSET_SIGNALS`, which only the agents read).
 """
 
 from __future__ import annotations
 
 DEFAULT_SITE = "grid"
 
-#: Canonical signals in their canonical order, with their units.
-SIGNALS: tuple[str, ...] = (
+#: Grid signals in their canonical order, with their units: what the twin
+#: simulates and the features read.
+GRID_SIGNALS: tuple[str, ...] = (
     "load_mw",
     "solar_mw",
     "wind_mw",
@@ -17,6 +20,18 @@ SIGNALS: tuple[str, ...] = (
     "price_per_mwh",
     "temperature_c",
 )
+
+#: Measured state of charge of a site's batteries, fraction of their energy
+#: capacity (from their management systems; one value for all the site's
+#: units): each finite reading becomes the state of the site's units after
+#: that event, so the agents plan from what was measured.
+BATTERY_SOC = "battery_soc_frac"
+
+#: Signals of the site's own assets: the agents read them, the features do not.
+ASSET_SIGNALS: tuple[str, ...] = (BATTERY_SOC,)
+
+#: Canonical signals in their canonical order.
+SIGNALS: tuple[str, ...] = (*GRID_SIGNALS, *ASSET_SIGNALS)
 
 #: Signals measured in power units (converted by ``--units kW``).
 POWER_SIGNALS: frozenset[str] = frozenset({"load_mw", "solar_mw", "wind_mw"})
@@ -51,7 +66,10 @@ def order_signals(names: list[str] | tuple[str, ...]) -> list[str]:
 
 
 __all__ = [
+    "ASSET_SIGNALS",
+    "BATTERY_SOC",
     "DEFAULT_SITE",
+    "GRID_SIGNALS",
     "NET_LOAD",
     "NOMINAL_FREQUENCY_HZ",
     "POWER_SIGNALS",

@@ -9,7 +9,7 @@ import pytest
 
 from vpp import FeatureEngine, FeatureSpec, OutOfOrderError
 from vpp.errors import ShapeError, SnapshotError, SpecError
-from vpp.schema import SIGNALS
+from vpp.schema import GRID_SIGNALS
 
 MIN_NS = 60_000_000_000
 
@@ -21,7 +21,7 @@ def test_default_spec_is_wide_with_stable_names() -> None:
     assert len(set(names)) == len(names)
     for name in ("load_mw_lag1", "load_mw_mean48", "net_load_mw_std12", "hour_sin", "is_weekend"):
         assert name in names
-    assert eng.signals == list(SIGNALS)
+    assert eng.signals == list(GRID_SIGNALS)  # asset signals feed the agents only
     assert FeatureSpec.default().feature_names == names
 
 

@@ -8,14 +8,14 @@ from hypothesis import strategies as st
 
 from tests.features.oracle import oracle_features
 from vpp import FeatureEngine, FeatureSpec
-from vpp.schema import SIGNALS
+from vpp.schema import GRID_SIGNALS
 
 SPECIAL = [np.nan, np.inf, -np.inf]
 
 
 @st.composite
 def streams(draw: st.DrawFn) -> tuple[FeatureSpec, np.ndarray, np.ndarray, np.ndarray]:
-    signals = draw(st.lists(st.sampled_from(SIGNALS), min_size=1, max_size=4, unique=True))
+    signals = draw(st.lists(st.sampled_from(GRID_SIGNALS), min_size=1, max_size=4, unique=True))
     spec = FeatureSpec(
         signals=signals,
         lags=draw(st.lists(st.integers(1, 8), min_size=0, max_size=3, unique=True)),

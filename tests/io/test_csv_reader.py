@@ -12,7 +12,7 @@ import pytest
 from vpp.errors import InputFormatError
 from vpp.io import parse_columns_option, read_telemetry, sample_telemetry_path
 from vpp.io.sample import make_sample_frame, write_sample
-from vpp.schema import SIGNALS
+from vpp.schema import GRID_SIGNALS, SIGNALS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 KW_SAMPLE = DATA / "kw_format_sample.csv"
@@ -279,6 +279,6 @@ def test_packaged_sample_is_the_documented_formula(tmp_path: Path) -> None:
     assert filecmp.cmp(fresh, sample_telemetry_path(), shallow=False)
     tel = read_telemetry(sample_telemetry_path())
     assert len(tel) == len(make_sample_frame()) == 2 * 96
-    assert tel.signals == list(SIGNALS)
+    assert tel.signals == list(GRID_SIGNALS)
     assert np.all(np.diff(tel.ts_ns) == 15 * 60 * 10**9)
     assert np.all(tel.column("solar_mw") >= 0)

@@ -21,7 +21,7 @@ import pytest
 from tests.servers import InfluxConn
 from vpp.io import Telemetry
 from vpp.runtime.processor import BatchProcessor
-from vpp.schema import SIGNALS
+from vpp.schema import GRID_SIGNALS, SIGNALS
 from vpp.stream.records import decode_records
 from vpp.stream.state import PartitionState, StateTopic, state_key
 
@@ -49,7 +49,7 @@ def synthetic_telemetry(n_events: int, n_sites: int = 8, seed: int = 0) -> Telem
     )
     values[rng.random(values.shape) < 0.01] = np.nan  # missing readings stay missing
     sites = np.array([f"site_{i:02d}" for i in range(n_sites)], dtype=object)[site_idx]
-    return Telemetry(T0_NS + t * MINUTE_NS, sites, values, list(SIGNALS))
+    return Telemetry(T0_NS + t * MINUTE_NS, sites, values, list(GRID_SIGNALS))
 
 
 @dataclass
@@ -229,7 +229,7 @@ def assert_influx_matches(influx: InfluxConn, tel: Telemetry) -> None:
     assert len(got) == len(want), f"{len(got)} points for {len(want)} events"
     assert got["site"].tolist() == want["site"].tolist()
     assert got["ts_ns"].tolist() == want["ts_ns"].tolist()
-    for name in SIGNALS:
+    for name in tel.signals:
         np.testing.assert_array_equal(got[name].to_numpy(), want[name].to_numpy(), err_msg=name)
 
 

@@ -137,16 +137,21 @@ def generate(n: int, seed: int) -> list[Sent]:
     """``n`` messages, about a third of them malformed, in a reproducible order."""
     rng = random.Random(seed)
     last = {s: T0_NS for s in SITES}
+    seen: set[str] = set()  # sites with a valid event: only they can go back in time
     out: list[Sent] = []
     faults = list(FAULTS)
     for _ in range(n):
         site = rng.choice(SITES)
         next_ts = last[site] + MINUTE_NS * rng.randint(1, 3)
         if rng.random() < 0.35:
-            out.append(_malformed(rng, rng.choice(faults), site, next_ts, last[site]))
+            fault = rng.choice(faults)
+            if fault == "out_of_order" and site not in seen:
+                fault = "no_signal"
+            out.append(_malformed(rng, fault, site, next_ts, last[site]))
         else:
             out.append(_valid(rng, site, next_ts))
             last[site] = next_ts
+            seen.add(site)
     return out
 
 

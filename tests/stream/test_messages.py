@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.stream.helpers import MINUTE_NS, T0_NS, synthetic_telemetry
-from vpp.schema import SIGNALS
+from vpp.schema import BATTERY_SOC, SIGNALS
 from vpp.stream.messages import decode_batch, decode_batch_py, encode_events
 
 
@@ -38,7 +38,9 @@ def test_encode_then_decode_gives_back_the_events() -> None:
     assert d.index.tolist() == list(range(len(tel)))
     np.testing.assert_array_equal(d.ts_ns, tel.ts_ns)
     assert d.sites.tolist() == tel.sites.tolist()
-    np.testing.assert_array_equal(d.values, tel.values)  # NaN → null → NaN
+    got = d.telemetry().select(tel.signals).values  # every canonical signal, NaN if absent
+    np.testing.assert_array_equal(got, tel.values)  # NaN → null → NaN
+    assert np.isnan(d.telemetry().select([BATTERY_SOC]).values).all()
     assert keys[0] == tel.sites[0].encode()
 
 

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from vpp.io import Telemetry
-from vpp.schema import SIGNALS, TELEMETRY_COLUMNS
+from vpp.schema import GRID_SIGNALS as SIGNALS
 from vpp.twin import SiteConfig, TwinConfig, generate, simulate
 
 
 def test_schema_sorting_and_dtypes() -> None:
     df = generate(days=2, resolution="15min", sites=3, seed=1)
-    assert list(df.columns) == list(TELEMETRY_COLUMNS)
+    assert list(df.columns) == ["timestamp", "site", *SIGNALS]
     assert str(df["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert len(df) == 2 * 96 * 3
     assert df["timestamp"].iloc[0] == pd.Timestamp("2025-01-01", tz="UTC")

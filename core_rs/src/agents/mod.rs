@@ -245,6 +245,31 @@ impl AgentSet {
             .map(|s| (s.limits.lo_mwh, s.limits.hi_mwh))
     }
 
+    /// A measured state of charge of `site`'s batteries (e.g. from their
+    /// management systems' telemetry): every unit at the site takes it as its
+    /// state, clamped into its SoC bounds; a non-finite value changes
+    /// nothing. Returns the site's stored energy, MWh. No allocation.
+    ///
+    /// # Errors
+    /// `CoreError::InvalidParameter` for an unknown site.
+    pub fn sync_site_soc(&mut self, site: usize, soc_frac: f64) -> CoreResult<f64> {
+        let n = self.sites.len();
+        if site >= n {
+            return Err(bad_site(site, n));
+        }
+        let mut stored = 0.0;
+        for i in 0..self.fleet.n_units() {
+            if self.fleet.unit_sites()[i] != site {
+                continue;
+            }
+            if let Some(u) = self.fleet.unit_mut(i) {
+                u.set_soc(soc_frac);
+                stored += u.stored_mwh();
+            }
+        }
+        Ok(stored)
+    }
+
     /// Give the trader of `site` an external price forecast, one value per
     /// plan step starting at the step containing `ts_ns`; it re-plans on the
     /// site's next event. NaN entries end the usable horizon.
@@ -382,16 +407,40 @@ impl AgentSet {
         frequency_hz: &[f64],
         price_per_mwh: &[f64],
         forecasts: Option<(&[f64], usize)>,
+        units: Option<&mut UnitRecords>,
+    ) -> CoreResult<RunOutput> {
+        let arrays = (ts_ns, sites, frequency_hz, price_per_mwh);
+        self.run_measured(arrays, None, forecasts, units)
+    }
+
+    /// As `run_units`, with a measured state of charge per event
+    /// (`soc_frac`, NaN where none): after an event's decision its site's
+    /// units take the measurement (`sync_site_soc`) as their state after the
+    /// event's step, so the next decision starts from what was measured; the
+    /// event's `stored_mwh` and unit records show the measured state.
+    ///
+    /// # Errors
+    /// As `run`, plus `CoreError::Shape` for a `soc_frac` of another length.
+    pub fn run_measured(
+        &mut self,
+        (ts_ns, sites, frequency_hz, price_per_mwh): (&[i64], &[usize], &[f64], &[f64]),
+        soc_frac: Option<&[f64]>,
+        forecasts: Option<(&[f64], usize)>,
         mut units: Option<&mut UnitRecords>,
     ) -> CoreResult<RunOutput> {
         let n = ts_ns.len();
-        if sites.len() != n || frequency_hz.len() != n || price_per_mwh.len() != n {
+        if sites.len() != n
+            || frequency_hz.len() != n
+            || price_per_mwh.len() != n
+            || soc_frac.is_some_and(|s| s.len() != n)
+        {
             return Err(CoreError::Shape(format!(
-                "ts_ns, sites, frequency_hz and price_per_mwh must have one length, got {n}, {}, \
-                 {}, {}",
+                "ts_ns, sites, frequency_hz, price_per_mwh (and soc_frac) must have one length, \
+                 got {n}, {}, {}, {}{}",
                 sites.len(),
                 frequency_hz.len(),
-                price_per_mwh.len()
+                price_per_mwh.len(),
+                soc_frac.map_or(String::new(), |s| format!(", {}", s.len()))
             )));
         }
         if let Some((f, w)) = forecasts {
@@ -429,13 +478,17 @@ impl AgentSet {
                 fc,
                 &mut buf,
             );
-            let d = match d {
+            let mut d = match d {
                 Ok(d) => d,
                 Err(e) => {
                     self.unit_buf = buf;
                     return Err(e);
                 }
             };
+            if let Some(x) = soc_frac.map(|s| s[i]).filter(|x| x.is_finite()) {
+                // The site was checked by the decision above.
+                d.stored_mwh = self.sync_site_soc(sites[i], x)?;
+            }
             if let Some(u) = units.as_deref_mut() {
                 self.record_units(i, ts_ns[i], sites[i], d.reason, &buf, u);
             }

@@ -387,3 +387,73 @@ fn dispatch_tolerance_thins_records_within_bounds() {
     }
     assert!(zeros > 0, "the frequency must sit in the deadband at times");
 }
+
+#[test]
+fn measured_soc_sets_the_sites_units_within_their_bounds() {
+    let units = vec![
+        (BatteryParams::default(), 0usize),
+        (BatteryParams::default(), 0usize),
+        (BatteryParams::default(), 1usize),
+    ];
+    let mut a = AgentSet::new(units, 2, AgentConfig::default()).unwrap();
+    let (lo, hi) = (
+        BatteryParams::default().soc_min,
+        BatteryParams::default().soc_max,
+    );
+    let e = BatteryParams::default().energy_mwh;
+    let before = a.fleet().units()[2].soc();
+    let stored = a.sync_site_soc(0, 0.99).unwrap();
+    assert!((stored - 2.0 * hi * e).abs() < 1e-12, "clamped to soc_max");
+    assert_eq!(
+        a.fleet().units()[2].soc(),
+        before,
+        "another site is untouched"
+    );
+    a.sync_site_soc(0, f64::NAN).unwrap();
+    assert!(
+        (a.fleet().units()[0].soc() - hi).abs() < 1e-12,
+        "NaN changes nothing"
+    );
+    a.sync_site_soc(1, -1.0).unwrap();
+    assert!(
+        (a.fleet().units()[2].soc() - lo).abs() < 1e-12,
+        "clamped to soc_min"
+    );
+    assert!(matches!(
+        a.sync_site_soc(2, 0.5),
+        Err(CoreError::InvalidParameter { .. })
+    ));
+}
+
+#[test]
+fn a_run_starts_each_step_from_the_measured_soc() {
+    let n = 30usize;
+    let ts: Vec<i64> = (1..=n as i64).map(|i| i * MIN_NS).collect();
+    let sites = vec![0usize; n];
+    let f = vec![49.5; n]; // under-frequency throughout: the units discharge
+    let p = vec![50.0; n];
+    let mut soc = vec![f64::NAN; n];
+    soc[10] = 0.6;
+    let mut measured = agents(2, 2.0, false);
+    let out = measured
+        .run_measured((&ts, &sites, &f, &p), Some(&soc), None, None)
+        .unwrap();
+    let e = 2.0 * BatteryParams::default().energy_mwh;
+    assert!((out.stored_mwh[10] - 0.6 * e).abs() < 1e-12);
+    // The steps after the measurement start from it: the same as a set
+    // whose units were set to 0.6 at that event.
+    let mut model = agents(2, 2.0, false);
+    let head = model
+        .run(&ts[..11], &sites[..11], &f[..11], &p[..11], None)
+        .unwrap();
+    assert!(head.stored_mwh[10] < 0.6 * e - 1e-3 || head.stored_mwh[10] > 0.6 * e + 1e-3);
+    model.sync_site_soc(0, 0.6).unwrap();
+    let tail = model
+        .run(&ts[11..], &sites[11..], &f[11..], &p[11..], None)
+        .unwrap();
+    assert_eq!(&out.stored_mwh[11..], &tail.stored_mwh[..]);
+    assert!(matches!(
+        measured.run_measured((&ts, &sites, &f, &p), Some(&soc[1..]), None, None),
+        Err(CoreError::Shape(_))
+    ));
+}

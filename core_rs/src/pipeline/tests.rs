@@ -412,6 +412,7 @@ fn batch_unit_records_equal_push_loop_and_agents_alone() {
             &mut q,
             None,
             Some(&mut got),
+            None,
         )
         .unwrap();
     assert!(got.n_dispatch() > 3 && got.n_dispatch() < 3 * n, "thinned");

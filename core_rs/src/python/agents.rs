@@ -167,7 +167,7 @@ impl PyAgentSet {
     /// (as `Pipeline.process_decide(units=True)`'s, SoC every
     /// `soc_record_s` of event time, power changes beyond
     /// `dispatch_tolerance_mw`). Releases the GIL.
-    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0))]
+    #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0, soc_frac=None))]
     #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &mut self,
@@ -180,6 +180,7 @@ impl PyAgentSet {
         units: bool,
         soc_record_s: f64,
         dispatch_tolerance_mw: f64,
+        soc_frac: Option<PyReadonlyArray1<'py, f64>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut recs = UnitRecords::default();
         super::pipeline::set_record_options(&mut recs, soc_record_s, dispatch_tolerance_mw)?;
@@ -187,6 +188,7 @@ impl PyAgentSet {
         let ts: Vec<i64> = ts_ns.as_array().to_vec();
         let f: Vec<f64> = frequency_hz.as_array().to_vec();
         let p: Vec<f64> = price_per_mwh.as_array().to_vec();
+        let soc: Option<Vec<f64>> = soc_frac.map(|a| a.as_array().to_vec());
         let n = ts.len();
         let s: Vec<usize> = match sites {
             None => vec![0; n],
@@ -201,11 +203,9 @@ impl PyAgentSet {
             forecasts.map(|a| (a.as_array().iter().copied().collect(), a.shape()[1]));
         let inner = &mut self.inner;
         let out = without_gil(py, || {
-            inner.run_units(
-                &ts,
-                &s,
-                &f,
-                &p,
+            inner.run_measured(
+                (&ts, &s, &f, &p),
+                soc.as_deref(),
                 fc.as_ref().map(|(v, w)| (v.as_slice(), *w)),
                 units.then_some(&mut recs),
             )

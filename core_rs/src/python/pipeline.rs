@@ -1,7 +1,7 @@
 //! Bindings for the forecasting pipeline: `vpp._core.Pipeline`, subclassed by
 //! `vpp.pipeline.Pipeline` (which finds or compiles the model library).
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
@@ -171,6 +171,7 @@ impl PyPipeline {
         on_out_of_order: &str,
         decide: bool,
         units: bool,
+        soc_frac: Option<Vec<f64>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mode = parse_on_out_of_order(on_out_of_order)?;
         let (ts, vals, idx) = batch_args(py, self.inner.engine_mut(), ts_ns, values, sites)?;
@@ -226,6 +227,7 @@ impl PyPipeline {
                 preds,
                 Some(out),
                 units.then_some(&mut recs),
+                soc_frac.as_deref(),
             )
         });
         self.units = recs;
@@ -384,7 +386,16 @@ impl PyPipeline {
         sites: Option<&Bound<'py, PyAny>>,
         on_out_of_order: &str,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.run_batch(py, ts_ns, values, sites, on_out_of_order, false, false)
+        self.run_batch(
+            py,
+            ts_ns,
+            values,
+            sites,
+            on_out_of_order,
+            false,
+            false,
+            None,
+        )
     }
 
     /// Attach agents (an `AgentSet` snapshot) that decide every event right
@@ -461,7 +472,7 @@ impl PyPipeline {
     /// (`crate::agents::unit_log`; SoC every `soc_record_s` of event time; a
     /// unit's power change recorded once it moves more than
     /// `dispatch_tolerance_mw` from the held record, 0: every change).
-    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise", *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0))]
+    #[pyo3(signature = (ts_ns, values, sites=None, on_out_of_order="raise", *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0, soc_frac=None))]
     #[allow(clippy::too_many_arguments)]
     fn process_decide<'py>(
         &mut self,
@@ -473,6 +484,7 @@ impl PyPipeline {
         units: bool,
         soc_record_s: f64,
         dispatch_tolerance_mw: f64,
+        soc_frac: Option<PyReadonlyArray1<'py, f64>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if self.inner.agents().is_none() {
             return Err(PyValueError::new_err(
@@ -480,7 +492,9 @@ impl PyPipeline {
             ));
         }
         set_record_options(&mut self.units, soc_record_s, dispatch_tolerance_mw)?;
-        self.run_batch(py, ts_ns, values, sites, on_out_of_order, true, units)
+        // A copy: Python may not write into it while the GIL is released.
+        let soc = soc_frac.map(|a| a.as_array().to_vec());
+        self.run_batch(py, ts_ns, values, sites, on_out_of_order, true, units, soc)
     }
 
     /// The feature engine's state (site histories) as bytes; the model is

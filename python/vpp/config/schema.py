@@ -164,7 +164,9 @@ class BatterySettings:
     )
     soc_min: float = _key(0.1, "lowest state of charge, fraction of capacity", _FRACTION)
     soc_max: float = _key(0.9, "highest state of charge, fraction of capacity", _FRACTION)
-    start_soc: float = _key(0.5, "state of charge at start (telemetry overrides)", _FRACTION)
+    start_soc: float = _key(
+        0.5, "state of charge at start (a battery_soc_frac reading overrides it)", _FRACTION
+    )
     derate_band: float = _key(
         0.0, "SoC width near each bound over which power derates to 0 (0: off)", _range(0, 0.5)
     )

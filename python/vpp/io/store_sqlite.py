@@ -97,8 +97,14 @@ class SqliteStore(Store):
         self._lock = threading.RLock()
         try:
             self._conn = self._connect()
+            have = {r[1] for r in self._conn.execute("PRAGMA table_info(telemetry)")}
         except sqlite3.Error as exc:
             raise VppError(f"cannot open store {self.path}: {exc}") from None
+        # A store written before a signal existed (opened read-only, so not
+        # migrated) reads it as missing.
+        self._telemetry_exprs = [
+            c if c in have else f"NULL AS {c}" for c in TELEMETRY_RECORD_COLUMNS
+        ]
 
     def _connect(self) -> sqlite3.Connection:
         memory = self.path == ":memory:"
@@ -119,6 +125,11 @@ class SqliteStore(Store):
             # power cut can lose the last commits, which a replay restores.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
+            # Signals added since the store was created become new columns.
+            have = {r[1] for r in conn.execute("PRAGMA table_info(telemetry)")}
+            for s in SIGNALS:
+                if s not in have:
+                    conn.execute(f"ALTER TABLE telemetry ADD COLUMN {s} REAL")
             with _transaction(conn):
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('vpp.schema_version', ?)",
@@ -269,7 +280,7 @@ class SqliteStore(Store):
         return [r[0] for r in self._all("SELECT site FROM telemetry_sites ORDER BY site")]
 
     def latest_telemetry(self, site: str | None = None) -> dict[str, dict[str, Any]]:
-        cols = ", ".join(f"t.{c}" for c in TELEMETRY_RECORD_COLUMNS)
+        cols = ", ".join(e if " AS " in e else f"t.{e}" for e in self._telemetry_exprs)
         sql = (
             f"SELECT {cols} FROM telemetry_sites s JOIN telemetry t "
             "ON t.site = s.site AND t.ts_ns = s.last_ts_ns"
@@ -290,7 +301,13 @@ class SqliteStore(Store):
     ) -> pd.DataFrame:
         where, params = _where(site=site, since_ns=since_ns, until_ns=until_ns)
         return self._select(
-            "telemetry", TELEMETRY_RECORD_COLUMNS, where, params, ("ts_ns", "site"), last
+            "telemetry",
+            TELEMETRY_RECORD_COLUMNS,
+            where,
+            params,
+            ("ts_ns", "site"),
+            last,
+            exprs=self._telemetry_exprs,
         )
 
     def latest_forecast(
@@ -393,8 +410,9 @@ class SqliteStore(Store):
         params: Sequence[Any],
         order: Sequence[str],
         last: int | None = None,
+        exprs: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        cols = ", ".join(columns)
+        cols = ", ".join(exprs or columns)
         asc = ", ".join(order)
         if last is None:
             rows = self._all(f"SELECT {cols} FROM {table}{where} ORDER BY {asc}", params)

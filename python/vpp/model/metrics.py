@@ -9,6 +9,7 @@ import numpy as np
 __all__ = [
     "interval_coverage",
     "mae",
+    "median_step_ns",
     "pinball_loss",
     "rmse",
     "shift_per_site",
@@ -79,12 +80,9 @@ def shift_per_site(values: np.ndarray, sites: np.ndarray, steps: int) -> np.ndar
     return out
 
 
-def steps_per_day(ts_ns: np.ndarray, sites: np.ndarray) -> int | None:
-    """Events per day at one site, from the median step between its events.
-
-    Returns None when there are fewer than two events per site or the step
-    does not divide a day into a whole number of events (within 0.01 event).
-    """
+def median_step_ns(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
+    """Median step between consecutive events of a site, ns (None if unknown:
+    fewer than two events at every site, or not increasing)."""
     steps: list[np.ndarray] = []
     for site in np.unique(sites):
         t = ts_ns[sites == site]
@@ -93,7 +91,17 @@ def steps_per_day(ts_ns: np.ndarray, sites: np.ndarray) -> int | None:
     if not steps:
         return None
     step = float(np.median(np.concatenate(steps)))
-    if step <= 0:
+    return step if step > 0 else None
+
+
+def steps_per_day(ts_ns: np.ndarray, sites: np.ndarray) -> int | None:
+    """Events per day at one site, from the median step between its events.
+
+    Returns None when there are fewer than two events per site or the step
+    does not divide a day into a whole number of events (within 0.01 event).
+    """
+    step = median_step_ns(ts_ns, sites)
+    if step is None:
         return None
     per_day = _DAY_NS / step
     rounded = round(per_day)

@@ -61,9 +61,11 @@ from vpp.agents.settings import AgentSetup, fleet_from_settings, fleet_meta
 from vpp.errors import SnapshotError
 from vpp.io import Telemetry
 from vpp.pipeline import DECISION_KEYS, NO_DECISION, UNIT_RECORD_KEYS
+from vpp.runtime.event_order import in_order
 from vpp.runtime.price_plans import PricePlans, chunks, merge_decisions
+from vpp.schema import BATTERY_SOC
 
-__all__ = ["AgentStage", "step_s"]
+__all__ = ["AgentStage"]
 
 log = logging.getLogger("vpp.runtime")
 
@@ -76,19 +78,6 @@ def _unit_id(index: int) -> str:
     return f"u{index}"
 
 
-def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
-    """Median step between consecutive events of a site, s (None if unknown)."""
-    steps = []
-    for site in np.unique(sites):
-        t = ts_ns[sites == site]
-        if t.size > 1:
-            steps.append(np.diff(t))
-    if not steps:
-        return None
-    step = float(np.median(np.concatenate(steps))) / 1e9
-    return step if step > 0 else None
-
-
 class AgentStage:
     """Battery agents over a stream of batches (see the module doc).
 
@@ -99,7 +88,7 @@ class AgentStage:
             batch (then what the fleet covers depends on how the stream is
             cut into batches: give the sites where that matters).
         default_dt_s: step assumed for a site's first event, s (the data's
-            step when known, see :func:`step_s`).
+            step when known, see :func:`vpp.runtime.event_order.step_s`).
     """
 
     def __init__(
@@ -124,6 +113,7 @@ class AgentStage:
         self._units: dict[str, np.ndarray] | None = None  # per-unit records of the batch
         self._last_ts: dict[str, int] = {}  # standalone path: skip out-of-order events
         self.plans: PricePlans | None = None  # live fundamental price forecasts
+        self.soc_readings = 0  # finite battery_soc_frac values handed to the agents
 
     # -- set-up ------------------------------------------------------------------
     @property
@@ -192,10 +182,11 @@ class AgentStage:
             "soc_record_s": self.soc_record_s,
             "dispatch_tolerance_mw": self.dispatch_tolerance_mw,
         }
+        soc = self._measured_soc(batch)
         pieces = self._chunks(batch.ts_ns, batch.sites, values)
         if len(pieces) == 1 and not pieces[0][2]:
             feats, preds, decisions, self._units = forecaster.process_decide(
-                batch.ts_ns, values, batch.sites, **kw
+                batch.ts_ns, values, batch.sites, **kw, soc_frac=soc
             )
             return feats, preds, decisions
         feats_, preds_, parts = [], [], []
@@ -203,13 +194,28 @@ class AgentStage:
             for p in plans:  # the hour's forecast, just before its first event
                 forecaster.set_price_forecast(p.site, p.ts_ns, p.prices)
             f, pr, d, u = forecaster.process_decide(
-                batch.ts_ns[a:b], values[a:b], batch.sites[a:b], **kw
+                batch.ts_ns[a:b],
+                values[a:b],
+                batch.sites[a:b],
+                **kw,
+                soc_frac=None if soc is None else soc[a:b],
             )
             feats_.append(f)
             preds_.append(pr)
             parts.append((a, d, u))
         decisions, self._units = merge_decisions(parts)
         return np.concatenate(feats_), np.concatenate(preds_), decisions
+
+    def _measured_soc(self, batch: Telemetry) -> np.ndarray | None:
+        """The batch's measured battery SoC per event (None: no reading in it)."""
+        if BATTERY_SOC not in batch.signals:
+            return None
+        soc = np.ascontiguousarray(batch.values[:, list(batch.signals).index(BATTERY_SOC)])
+        readings = np.isfinite(soc)
+        if not readings.any():
+            return None
+        self.soc_readings += int(readings.sum())
+        return soc
 
     def _chunks(
         self, ts_ns: np.ndarray, sites: np.ndarray, values: np.ndarray
@@ -231,7 +237,7 @@ class AgentStage:
         n = len(batch)
         index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
         site_idx = np.fromiter((index.get(str(s), -1) for s in batch.sites), np.int64, n)
-        keep = (site_idx >= 0) & self._in_order(batch)
+        keep = (site_idx >= 0) & in_order(batch.ts_ns, batch.sites, self._last_ts)
         col = {s: j for j, s in enumerate(self.signals)}
 
         def signal(name: str) -> np.ndarray:
@@ -247,6 +253,8 @@ class AgentStage:
         if keep.any():
             ts, sites = batch.ts_ns[keep], site_idx[keep]
             freq, price = signal("frequency_hz"), signal("price_per_mwh")
+            soc = self._measured_soc(batch)
+            soc = None if soc is None else np.ascontiguousarray(soc[keep])
             parts = []
             for a, b, plans in self._chunks(ts, sites, values[keep]):
                 for p in plans:  # the hour's forecast, just before its first event
@@ -259,6 +267,7 @@ class AgentStage:
                     units=True,
                     soc_record_s=self.soc_record_s,
                     dispatch_tolerance_mw=self.dispatch_tolerance_mw,
+                    soc_frac=None if soc is None else soc[a:b],
                 )
                 parts.append((a, {k: got[k] for k in DECISION_KEYS}, dict(got["units"])))
             decided, merged = merge_decisions(parts)
@@ -272,23 +281,6 @@ class AgentStage:
                 units[k] = where[units[k]]
             self._units = units
         return out
-
-    def _in_order(self, batch: Telemetry) -> np.ndarray:
-        """Events after their site's previous accepted one (the engine's skip rule)."""
-        ok = np.zeros(len(batch), dtype=bool)
-        for site in np.unique(batch.sites):
-            where = np.flatnonzero(batch.sites == site)
-            t = batch.ts_ns[where]
-            last = self._last_ts.get(str(site))
-            before = np.maximum.accumulate(t)
-            prior = np.concatenate(([np.iinfo(np.int64).min], before[:-1]))
-            if last is not None:
-                prior = np.maximum(prior, last)
-            ok[where] = t > prior
-            self._last_ts[str(site)] = int(
-                max(before[-1], last if last is not None else before[-1])
-            )
-        return ok
 
     # -- records -----------------------------------------------------------------
     def records(
@@ -399,6 +391,7 @@ class AgentStage:
             "default_dt_s": self.setup.fleet.default_dt_s,
             "undecided": self.undecided,
             "dispatch_records": self.dispatch_records,
+            "soc_readings": self.soc_readings,
             "last_ts": self._last_ts,
         }
         plans = self.plans.state() if self.plans is not None else {}
@@ -427,6 +420,7 @@ class AgentStage:
             )
         self.undecided = int(own.get("undecided", 0))
         self.dispatch_records = int(own.get("dispatch_records", 0))
+        self.soc_readings = int(own.get("soc_readings", 0))
         self._last_ts = {str(k): int(v) for k, v in own.get("last_ts", {}).items()}
         self._start(agents, forecaster)
         if self.plans is not None:
@@ -469,6 +463,7 @@ class AgentStage:
                 "energy_revenue": round(float(counters["energy_revenue"]), 6),
                 "non_finite_frequency": int(counters["non_finite_frequency"]),
                 "non_finite_price": int(counters["non_finite_price"]),
+                "soc_readings": self.soc_readings,
                 "arbitrage": bool(self.setup.arbitrage.enabled),
             }
         )

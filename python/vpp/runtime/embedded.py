@@ -36,7 +36,8 @@ def run_embedded(args: argparse.Namespace, config: Config | None = None) -> dict
     """
     from vpp.config import Config
     from vpp.io import open_store
-    from vpp.runtime.agent_stage import AgentStage, step_s
+    from vpp.runtime.agent_stage import AgentStage
+    from vpp.runtime.event_order import step_s
     from vpp.runtime.processor import BatchProcessor
 
     cfg = config or getattr(args, "vpp_config", None) or Config()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vpp.schema import TELEMETRY_COLUMNS
+from vpp.schema import GRID_SIGNALS
 from vpp.twin.config import TwinConfig
 from vpp.twin.engine import TwinEngine
 
@@ -22,7 +22,8 @@ class TwinResult:
 
     Attributes:
         frame: long telemetry table, one row per site per step, sorted by
-            timestamp then site (columns :data:`vpp.schema.TELEMETRY_COLUMNS`).
+            timestamp then site (columns ``timestamp``, ``site`` and
+            :data:`vpp.schema.GRID_SIGNALS`).
         frequency_trace: frequency (Hz) at every fine step from ``start``
             (``n_fine + 1`` samples, the first at ``start``), or None when
             the trace was not kept (see :attr:`TwinConfig.keep_trace`).
@@ -53,10 +54,10 @@ def to_frame(
         "timestamp": pd.to_datetime(np.repeat(ts_ns, m), unit="ns", utc=True),
         "site": np.tile(np.asarray(site_names, dtype=object), n),
     }
-    for name in TELEMETRY_COLUMNS[2:]:
+    for name in GRID_SIGNALS:
         arr = columns[name]
         data[name] = np.repeat(arr, m) if arr.ndim == 1 else arr.reshape(-1)
-    return pd.DataFrame(data, columns=list(TELEMETRY_COLUMNS))
+    return pd.DataFrame(data, columns=["timestamp", "site", *GRID_SIGNALS])
 
 
 def simulate(

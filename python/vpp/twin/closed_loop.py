@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vpp.errors import ParameterError
-from vpp.schema import SIGNALS
+from vpp.schema import GRID_SIGNALS as SIGNALS
 from vpp.twin.batch import TwinResult, to_frame
 from vpp.twin.config import NS_PER_S, TwinConfig
 from vpp.twin.engine import TwinEngine
@@ -42,7 +42,7 @@ class TwinObservation:
     Attributes:
         ts_ns: UTC nanoseconds.
         sites: site ids, in the row order of ``values``.
-        values: float64 (n_sites, 6), columns in :data:`vpp.schema.SIGNALS`
+        values: float64 (n_sites, 6), columns in :data:`vpp.schema.GRID_SIGNALS`
             order (frequency and price are the same for every site).
 
     ``obs["load_mw"]`` returns one signal's column (one value per site).

@@ -1,0 +1,39 @@
+"""Which events of a batch come in time order per site, and the data's step.
+
+The feature engine skips an event that is not after its site's previous
+accepted one; the agents' standalone path applies the same rule with these
+helpers, and ``vpp run`` sizes the agents' first step from the data's step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["in_order", "step_s"]
+
+
+def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
+    """Median step between consecutive events of a site, s (None if unknown)."""
+    from vpp.model.metrics import median_step_ns
+
+    step = median_step_ns(ts_ns, sites)
+    return None if step is None else step / 1e9
+
+
+def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> np.ndarray:
+    """Events after their site's previous accepted one (the engine's skip rule).
+
+    ``last_ts`` (site → timestamp of its last accepted event) is updated in place.
+    """
+    ok = np.zeros(len(ts_ns), dtype=bool)
+    for site in np.unique(sites):
+        where = np.flatnonzero(sites == site)
+        t = ts_ns[where]
+        last = last_ts.get(str(site))
+        before = np.maximum.accumulate(t)
+        prior = np.concatenate(([np.iinfo(np.int64).min], before[:-1]))
+        if last is not None:
+            prior = np.maximum(prior, last)
+        ok[where] = t > prior
+        last_ts[str(site)] = int(max(before[-1], last if last is not None else before[-1]))
+    return ok
