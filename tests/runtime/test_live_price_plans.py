@@ -113,3 +113,7 @@ def test_vpp_run_with_the_fundamental_forecaster(
     assert agents["price_forecaster"]["forecasts"] == 24
     assert main(argv) == 0
     assert "price_forecaster" not in json.loads(capsys.readouterr().out)["agents"]
+    short = ["run", "--store", str(tmp_path / "t.sqlite"), "--days", "2", "-q"]
+    assert main([*short, "--price-forecaster", "fundamental"]) == 0
+    plans = json.loads(capsys.readouterr().out)["agents"]["price_forecaster"]
+    assert plans["forecasts"] == 0 and "7 days of history" in plans["note"]

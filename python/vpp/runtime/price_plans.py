@@ -107,12 +107,19 @@ class PricePlans:
 
     def describe(self) -> dict[str, int | str]:
         """The forecaster and what it did, for run summaries."""
-        live = self.forecasters.values()
-        return {
+        live = list(self.forecasters.values())
+        out: dict[str, int | str] = {
             "name": "fundamental",
             "forecasts": sum(f.made for f in live),
             "skipped_events": sum(f.skipped for f in live),
         }
+        if not out["forecasts"]:
+            days = live[0].model.warmup_h / 24 if live else 7
+            out["note"] = (
+                f"no forecast yet: it needs {days:g} days of history; until then the trader "
+                "plans on its built-in forecaster"
+            )
+        return out
 
     def state(self) -> dict[str, bytes]:
         """Snapshot parts, one per site."""
