@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.stream.helpers import (
@@ -18,10 +19,10 @@ from tests.stream.helpers import (
     topics,  # noqa: F401 (fixture)
 )
 from vpp.config import load_config
-from vpp.io import open_store
+from vpp.io import Telemetry, open_store
 from vpp.runtime.agent_stage import AgentStage
 from vpp.runtime.processor import BatchProcessor
-from vpp.schema import SIGNALS
+from vpp.schema import BATTERY_SOC, SIGNALS
 
 pytestmark = pytest.mark.kafka
 
@@ -38,7 +39,13 @@ def test_consume_dispatches_the_configured_fleet(
     env = {"VPP_SITES_IDS": SITES, "VPP_AGENTS_CONTRACTED_MW": "1.5"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)  # the consumer subprocess inherits them
-    tel = synthetic_telemetry(6000, n_sites=3, seed=21)
+    grid = synthetic_telemetry(6000, n_sites=3, seed=21)
+    # Two sites' batteries report their SoC now and then: the messages carry it.
+    soc = np.full(len(grid), np.nan)
+    soc[(np.arange(len(grid)) % 397 == 5) & (grid.sites != "site_02")] = 0.33
+    tel = Telemetry(
+        grid.ts_ns, grid.sites, np.column_stack([grid.values, soc]), [*grid.signals, BATTERY_SOC]
+    )
     produce_telemetry(tel, topics.brokers, topics.topic)
     db = tmp_path / "store.sqlite"
     group = f"agents.{uuid.uuid4().hex[:8]}"
@@ -54,6 +61,14 @@ def test_consume_dispatches_the_configured_fleet(
     proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
     want = proc.process(tel)
     assert len(want.dispatch) > 0
+    assert proc.describe()["agents"]["soc_readings"] == int(np.isfinite(soc).sum()) > 5
+    # The readings change the dispatch, so matching it below shows they came
+    # through Kafka.
+    alone = AgentStage(cfg.battery, cfg.agents, sites=SITES.split(","))
+    plain = BatchProcessor.for_signals(list(SIGNALS), agents=alone).process(grid).dispatch
+    assert len(plain) != len(want.dispatch) or not np.allclose(
+        plain["power_mw"].to_numpy(), want.dispatch["power_mw"].to_numpy()
+    )
     with open_store(db, read_only=True) as store:
         dispatch = store.dispatch_range()
         soc = store.soc_latest()
