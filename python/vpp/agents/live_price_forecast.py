@@ -290,7 +290,7 @@ class LivePriceForecaster:
             arrays.update(net=c.curve.net, share=c.curve.share, table=c.curve.table)
         buf = io.BytesIO()
         arrays["head"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwds
         return buf.getvalue()
 
     @classmethod

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -153,7 +154,7 @@ def chunks(n: int, plans: list[Plan]) -> list[tuple[int, int, list[Plan]]]:
 
 
 def merge_decisions(
-    parts: list[tuple[int, dict[str, np.ndarray], dict[str, np.ndarray] | None]],
+    parts: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any] | None]],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
     """Decisions and per-unit records of consecutive chunks as one batch's.
 
