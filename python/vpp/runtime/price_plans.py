@@ -32,10 +32,8 @@ import numpy as np
 from vpp.agents.live_price_forecast import LivePriceForecaster
 from vpp.errors import ParameterError
 
-__all__ = ["FORECASTERS", "NEEDED_SIGNALS", "Plan", "PricePlans", "chunks", "merge_decisions"]
+__all__ = ["NEEDED_SIGNALS", "Plan", "PricePlans", "chunks", "merge_decisions"]
 
-#: The live trader's price forecasters.
-FORECASTERS: tuple[str, ...] = ("profile", "fundamental")
 #: Signals the fundamental forecaster reads (``temperature_c`` optional).
 NEEDED_SIGNALS: tuple[str, ...] = ("price_per_mwh", "load_mw", "solar_mw", "wind_mw")
 _PART = "price_forecaster:"
