@@ -118,6 +118,7 @@ class LivePriceForecaster:
         self.hour0: int | None = None
         self.last_ts: int | None = None
         self.skipped = 0  # events not after the previous one
+        self._last_slot: int | None = None  # thinning slot of the last event kept
         self.made = 0  # forecasts made
         self._first = _Rows((5,))
         self._means = _Rows((5,))
@@ -230,11 +231,15 @@ class LivePriceForecaster:
         ok = np.isfinite(series)
         self._sums += np.where(ok, series, 0.0).sum(axis=0)
         self._counts += ok.sum(axis=0)
-        self._ev_ts.extend(t)
-        self._ev_hour.extend(row)
-        self._ev_p.extend(series[:, 0])
-        self._ev_x.extend(curve_features(series[:, 1], series[:, 2], series[:, 3]))
-        self._ev_wind.extend(series[:, 3])
+        keep = self.model.thinned(t, self._last_slot)
+        if keep.any():
+            t, row, series = t[keep], row[keep], series[keep]
+            self._last_slot = int(t[-1] // self.model.thin_ns)
+            self._ev_ts.extend(t)
+            self._ev_hour.extend(row)
+            self._ev_p.extend(series[:, 0])
+            self._ev_x.extend(curve_features(series[:, 1], series[:, 2], series[:, 3]))
+            self._ev_wind.extend(series[:, 3])
         old = int(np.searchsorted(self._ev_hour.view, row[-1] - round(24 * self.max_history_days)))
         if old > self._ev_ts.n // 10:  # trim in steps, not at every batch
             for rows in (self._ev_ts, self._ev_hour, self._ev_p, self._ev_x, self._ev_wind):
@@ -269,6 +274,7 @@ class LivePriceForecaster:
             "last_ts": self.last_ts,
             "skipped": self.skipped,
             "made": self.made,
+            "last_slot": self._last_slot,
             "tau_w": c.tau_w,
             "ci_mean": c.ci_mean,
             "beta": c.beta,
@@ -312,6 +318,7 @@ class LivePriceForecaster:
             live = cls(max_history_days=head["max_history_days"], **head["settings"])
             live.hour0, live.last_ts = head["hour0"], head["last_ts"]
             live.skipped, live.made = int(head["skipped"]), int(head["made"])
+            live._last_slot = head["last_slot"]
             c = live.carry
             c.rng.bit_generator.state = head["rng"]
             c.tau_w, c.ci_mean, c.beta = head["tau_w"], head["ci_mean"], head["beta"]

@@ -11,13 +11,12 @@ fundamental``. Hours still in the forecaster's warm-up (7 days) leave the
 trader on its built-in forecaster.
 
 The forecasters' state is part of the processor snapshot (consumer
-checkpoints): 40 bytes per event kept for the price curve's refits. The
-live forecasters keep :data:`HISTORY_DAYS` (90) days of events; with the
-hourly history and the curve that is 6.7 MB per site at 1-minute resolution
-a year in (measured), well inside the state topic's 64 MiB messages; the
-curve's fit samples 100,000 events, which 90 days of minutes exceed. (A
-backtest's batch forecaster learns from its whole history, so the two agree
-for the first 90 days.)
+checkpoints): 40 bytes per event kept (one per 10 minutes) for the price
+curve's refits. The live forecasters keep :data:`HISTORY_DAYS` (90) days of
+them; with the hourly history and the curve that is 1.5 MB per site a year
+in (measured), well inside the state topic's 64 MiB messages. (A backtest's
+batch forecaster learns from its whole history, so the two agree for the
+first 90 days.)
 """
 
 from __future__ import annotations
