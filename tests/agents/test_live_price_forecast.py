@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
+from vpp.agents.fundamental_forecast import LOOKBACK_H, FundamentalPriceForecaster
 from vpp.agents.live_price_forecast import LivePriceForecaster
 from vpp.agents.price_curve import PriceCurve
 from vpp.errors import ParameterError, SnapshotError
@@ -134,3 +134,25 @@ def test_price_curve_from_its_table() -> None:
         PriceCurve.from_table(curve.net[::-1], curve.share, curve.table)
     with pytest.raises(ParameterError, match="price curve"):
         PriceCurve.from_table(curve.net, curve.share, curve.table[:, :-1])
+
+
+def test_a_long_stream_keeps_bounded_hourly_state_and_the_batch_rows() -> None:
+    """Hourly data for 80 days: the hourly buffers are trimmed to the weeks
+    the step reads, and the forecasts stay the batch forecaster's."""
+    df = generate(days=80, resolution="1h", sites=1, seed=7)
+    ts = pd.DatetimeIndex(df["timestamp"]).asi8
+    p, sig = df["price_per_mwh"].to_numpy(), {k: df[k].to_numpy() for k in KEYS}
+    want = FundamentalPriceForecaster(**SMALL).forecast(ts, p, sig).prices
+    live = LivePriceForecaster(**SMALL)
+    got = {}
+    for a in range(0, ts.size, 100):
+        b = min(a + 100, ts.size)
+        for f in live.update(ts[a:b], p[a:b], {k: v[a:b] for k, v in sig.items()}):
+            got[a + f.index] = f.prices
+        if a == 1500:  # through a snapshot after the first trim
+            assert live._row0 > 0
+            live = LivePriceForecaster.restore(live.snapshot())
+    assert live._row0 > 24 * 30 and live._first.n <= LOOKBACK_H + 24 * 7 + 1
+    assert live.hours_seen == ts.size
+    rows = {i: want[i] for i in range(ts.size) if np.isfinite(want[i]).all()}
+    _assert_same(got, rows)

@@ -75,6 +75,10 @@ _NS_PER_HOUR = 3_600_000_000_000
 #: Signals the forecaster needs besides price.
 REQUIRED_SIGNALS: tuple[str, ...] = ("load_mw", "solar_mw", "wind_mw")
 _NODES = 16
+#: Hours before the forecast hour the hourly step reads at most: load
+#: profiles of the three weeks of hours the temperature sensitivity is fitted
+#: on, each from the three weeks before it.
+LOOKBACK_H = 2 * 21 * 24
 #: Curve price (EUR/MWh) above which the price's deviation from it is a ratio;
 #: below it (near zero or negative) ratios blow up and it is an offset.
 _RATIO_FLOOR_PER_MWH = 20.0
@@ -88,11 +92,13 @@ class Hours:
     since ``hour0`` and the events before the hour being forecast.
 
     Attributes:
-        hour0: Absolute UTC hour (since 1970) of row 0.
+        hour0: Absolute UTC hour (since 1970) of hour row 0 (the series' first).
         first: (m, 5) price, load, solar, wind and temperature at the first
             event of each hour (NaN for hours without events).
         means: (m, 5) hourly means of the same columns, forward-filled.
         envelope: (m,) clear-sky proxy of each hour (see ``_clear_sky``).
+        solar_max: (m,) largest hourly mean solar up to and including each
+            hour (0 before any).
         ev_ts, ev_p, ev_x, ev_wind, ev_hour: per event kept
             (``FundamentalPriceForecaster.thinned``): UTC ns, price, curve
             features, wind and hour row; only events before the forecast
@@ -103,11 +109,15 @@ class Hours:
     first: np.ndarray
     means: np.ndarray
     envelope: np.ndarray
+    solar_max: np.ndarray
     ev_ts: np.ndarray
     ev_p: np.ndarray
     ev_x: np.ndarray
     ev_wind: np.ndarray
     ev_hour: np.ndarray
+    #: Hour row of the arrays' first row: a live forecaster keeps only the
+    #: last weeks (:data:`LOOKBACK_H` hours are all the step reads).
+    row0: int = 0
 
 
 @dataclass
@@ -255,6 +265,7 @@ class FundamentalPriceForecaster:
             means=means,
             # Clear-sky proxy of every hour from the 14 days before it.
             envelope=_clear_sky(means[:, 2], m, np.arange(m)),
+            solar_max=running_solar_max(means[:, 2]),
             ev_ts=ts[kept],
             ev_p=p[kept],
             ev_x=curve_features(load[kept], solar[kept], wind[kept]),
@@ -288,8 +299,11 @@ class FundamentalPriceForecaster:
 
         first, means = hist.first, hist.means
         ph, lh, sh, th = means[:, 0], means[:, 1], means[:, 2], means[:, 4]
-        p0, l0, s0, w0, t0 = first[h]
-        if not np.isfinite(first[h, :4]).all():
+        # Rows of the arrays are hours since hour0 + row0; event rows and the
+        # refit cadence count from hour0.
+        r, hour0 = h - hist.row0, hist.hour0 + hist.row0
+        p0, l0, s0, w0, t0 = first[r]
+        if not np.isfinite(first[r, :4]).all():
             return None
         if c.curve is None or (h - self.warmup_h) % self.refit_h == 0:
             hi = int(np.searchsorted(hist.ev_hour, h))
@@ -306,8 +320,8 @@ class FundamentalPriceForecaster:
             c.wind_hist = np.sort(recent_w[keep])
             c.tau_w = _score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
         if h % 24 == 0 or h == self.warmup_h:
-            c.ci_mean = _mean_clear_sky_index(sh, hist.envelope, h)
-            c.beta = _temperature_sensitivity(lh, th, hist.hour0, h)
+            c.ci_mean = _mean_clear_sky_index(sh, hist.envelope, r)
+            c.beta = _temperature_sensitivity(lh, th, hour0, r)
         if c.wind_hist.size < 24:
             return None
         k = np.arange(self.horizon_h)
@@ -318,14 +332,14 @@ class FundamentalPriceForecaster:
         rho = np.exp(-(k + 0.5) / c.tau_w)
         z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * nodes[None, :]
         wind_q = np.quantile(c.wind_hist, norm.cdf(z))
-        target = h + k
-        load_fc, _ = _load_profiles(lh, th, hist.hour0, h, target)
+        target = r + k
+        load_fc, _ = _load_profiles(lh, th, hour0, r, target)
         # The first event is compared with the first events of the same
         # hour on past days: the hour's mean would mix in its ramp.
         l_now, t_now = (
-            v[0] for v in _load_profiles(first[:, 1], first[:, 4], hist.hour0, h, target[:1])
+            v[0] for v in _load_profiles(first[:, 1], first[:, 4], hour0, r, target[:1])
         )
-        clear = _clear_sky(sh, h, target)
+        clear = _clear_sky(sh, r, target)
         if np.isfinite(t0) and np.isfinite(t_now):
             # Weather drives the slow part of the load's deviation, the
             # rest is demand noise that fades within hours.
@@ -336,7 +350,8 @@ class FundamentalPriceForecaster:
             slow, fast = 0.0, tau_l
         anomaly = l0 / (l_now * (1.0 + slow)) - 1.0 if l_now > 0 else 0.0
         load_fc = load_fc * (1.0 + anomaly * np.exp(-k / fast))
-        ci_now = _clear_sky_index_now(first[:, 2], sh, h, s0, c.ci_mean)
+        scale = float(hist.solar_max[r - 1]) if r > 0 else 0.0
+        ci_now = _clear_sky_index_now(first[:, 2], scale, r, s0, c.ci_mean)
         solar_fc = clear * (c.ci_mean + (ci_now - c.ci_mean) * np.exp(-k / tau_s))
         x = curve_features(np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel())
         g = c.curve(x).reshape(self.horizon_h, _NODES) @ weights
@@ -349,7 +364,7 @@ class FundamentalPriceForecaster:
             row = np.where(g > 0, g * (p0 / g_now) ** fade, g + (p0 - g_now) * fade)
         else:
             row = g + (p0 - g_now) * fade
-        anchor = _seasonal_naive(ph, h, target, p0)
+        anchor = _seasonal_naive(ph, r, target, p0)
         w = self.profile_weight if np.isfinite(anchor).all() else 0.0
         return np.asarray((1.0 - w) * row + w * np.nan_to_num(anchor))
 
@@ -460,6 +475,11 @@ def _clear_sky(sh: np.ndarray, h: int, target: np.ndarray) -> np.ndarray:
     return np.where(valid & np.isfinite(sh[bi]), sh[bi], 0.0).max(axis=1)
 
 
+def running_solar_max(sh: np.ndarray) -> np.ndarray:
+    """Largest hourly mean solar up to and including each hour (0 before any)."""
+    return np.maximum.accumulate(np.where(np.isfinite(sh), np.maximum(sh, 0.0), 0.0))
+
+
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Row means of the finite ``values`` where ``mask``; NaN for empty rows."""
     ok = mask & np.isfinite(values)
@@ -476,7 +496,7 @@ def _mean_clear_sky_index(sh: np.ndarray, envelope: np.ndarray, h: int) -> float
 
 
 def _clear_sky_index_now(
-    solar_first: np.ndarray, sh: np.ndarray, h: int, s0: float, mean: float
+    solar_first: np.ndarray, scale: float, h: int, s0: float, mean: float
 ) -> float:
     """Clear-sky index at the first event of hour ``h``: against the largest
     first-event solar of the same hour over 14 days (the hour's mean would
@@ -484,6 +504,5 @@ def _clear_sky_index_now(
     back = h - 24 * np.arange(1, 15)
     back = back[back >= 0]
     clear = float(np.nanmax(solar_first[back], initial=0.0)) if back.size else 0.0
-    scale = float(np.nanmax(sh[:h], initial=0.0))
     now = s0 / clear if clear > 1e-3 * max(scale, 1e-9) else mean
     return float(np.clip(now, 0.0, 1.2))

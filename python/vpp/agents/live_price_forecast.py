@@ -7,8 +7,11 @@ of any size, so :class:`LivePriceForecaster` keeps the hourly means, the
 first event of every hour and the events the price curve learns from, and
 runs the same hourly step (``hour_forecast``) when an hour begins: fed the
 same events in any batching it gives the batch forecaster's rows (up to the
-rounding of hourly means summed in pieces). Its state goes into a snapshot,
-so a restarted service forecasts on as if it had not stopped.
+rounding of hourly means summed in pieces). It keeps only the hours the
+step reads (:data:`~vpp.agents.fundamental_forecast.LOOKBACK_H`) and
+``max_history_days`` of events, so its state is bounded (0.8 MB per site at
+1-minute resolution), and goes into a snapshot, so a restarted service
+forecasts on as if it had not stopped.
 
 Example:
     >>> import numpy as np
@@ -34,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vpp.agents.fundamental_forecast import (
+    LOOKBACK_H,
     Carry,
     FundamentalPriceForecaster,
     Hours,
@@ -95,9 +99,9 @@ class LivePriceForecaster:
 
     Args:
         max_history_days: Days of events kept for the price curve's refits
-            (older ones are dropped; the hourly means are kept, a few kB a
-            year). The batch forecaster learns from everything it is given,
-            so the two agree while the stream is shorter than this.
+            (older ones are dropped). The batch forecaster learns from
+            everything it is given, so the two agree while the stream is
+            shorter than this.
         **settings: Keyword arguments of
             :class:`~vpp.agents.fundamental_forecast.FundamentalPriceForecaster`
             (horizon, warm-up, time constants, ...).
@@ -123,6 +127,8 @@ class LivePriceForecaster:
         self._first = _Rows((5,))
         self._means = _Rows((5,))
         self._envelope = _Rows(())
+        self._solar_max = _Rows(())
+        self._row0 = 0  # hour row of the hourly buffers' first row
         self._sums = np.zeros(5)
         self._counts = np.zeros(5)
         self._ev_ts = _Rows((), np.int64)
@@ -139,7 +145,7 @@ class LivePriceForecaster:
     @property
     def hours_seen(self) -> int:
         """Hours since the first event (the open one included)."""
-        return self._first.n
+        return self._row0 + self._first.n
 
     def update(
         self,
@@ -184,7 +190,7 @@ class LivePriceForecaster:
         out: list[HourForecast] = []
         for a, b in zip(cuts, np.r_[cuts[1:], idx.size], strict=True):
             r = int(row[a])
-            if r >= self._first.n:
+            if r >= self.hours_seen:
                 self._open(r, series[a])
                 fc = self._forecast(r)
                 if fc is not None:
@@ -206,15 +212,23 @@ class LivePriceForecaster:
 
     def _open(self, r: int, first: np.ndarray) -> None:
         """Close the open hour and any hours without events, then open row ``r``."""
-        while self._first.n <= r:
+        while self.hours_seen <= r:
             if self._first.n:
                 self._close()
             m = self._first.n
-            starts = m == r
+            starts = self._row0 + m == r
             self._first.extend((first if starts else np.full(5, np.nan))[None, :])
             self._means.extend(np.full((1, 5), np.nan))
+            self._solar_max.extend(np.full(1, np.nan))
             sh = self._means.view[:, 2]
             self._envelope.extend(_clear_sky(sh, m, np.array([m])))
+        # The hourly step reads LOOKBACK_H hours back: older rows go, a week
+        # at a time, so the state stays bounded however long the stream runs.
+        old = self._first.n - 1 - LOOKBACK_H
+        if old >= 24 * 7:
+            for rows in (self._first, self._means, self._envelope, self._solar_max):
+                rows.drop_front(old)
+            self._row0 += old
 
     def _close(self) -> None:
         """Hourly means of the open hour, forward-filled per column as the batch does."""
@@ -224,6 +238,9 @@ class LivePriceForecaster:
         if r > 0:
             mean = np.where(self._counts > 0, mean, self._means.view[r - 1])
         self._means.view[r] = mean
+        before = self._solar_max.view[r - 1] if r > 0 else 0.0
+        solar = mean[2] if np.isfinite(mean[2]) else 0.0
+        self._solar_max.view[r] = max(before, solar, 0.0)
         self._sums[:] = 0.0
         self._counts[:] = 0.0
 
@@ -254,11 +271,13 @@ class LivePriceForecaster:
             first=self._first.view,
             means=self._means.view,
             envelope=self._envelope.view,
+            solar_max=self._solar_max.view,
             ev_ts=self._ev_ts.view,
             ev_p=self._ev_p.view,
             ev_x=self._ev_x.view,
             ev_wind=self._ev_wind.view,
             ev_hour=self._ev_hour.view,
+            row0=self._row0,
         )
         return self.model.hour_forecast(self.carry, r, hist)
 
@@ -275,6 +294,7 @@ class LivePriceForecaster:
             "skipped": self.skipped,
             "made": self.made,
             "last_slot": self._last_slot,
+            "row0": self._row0,
             "tau_w": c.tau_w,
             "ci_mean": c.ci_mean,
             "beta": c.beta,
@@ -284,6 +304,7 @@ class LivePriceForecaster:
             "first": self._first.view,
             "means": self._means.view,
             "envelope": self._envelope.view,
+            "solar_max": self._solar_max.view,
             "sums": self._sums,
             "counts": self._counts,
             "ev_ts": self._ev_ts.view,
@@ -318,14 +339,15 @@ class LivePriceForecaster:
             live = cls(max_history_days=head["max_history_days"], **head["settings"])
             live.hour0, live.last_ts = head["hour0"], head["last_ts"]
             live.skipped, live.made = int(head["skipped"]), int(head["made"])
-            live._last_slot = head["last_slot"]
+            live._last_slot, live._row0 = head["last_slot"], int(head["row0"])
             c = live.carry
             c.rng.bit_generator.state = head["rng"]
             c.tau_w, c.ci_mean, c.beta = head["tau_w"], head["ci_mean"], head["beta"]
             c.wind_hist = arrays["wind_hist"]
             if "table" in arrays:
                 c.curve = PriceCurve.from_table(arrays["net"], arrays["share"], arrays["table"])
-            for name in ("first", "means", "envelope", "ev_ts", "ev_p", "ev_x", "ev_wind"):
+            hourly = ("first", "means", "envelope", "solar_max")
+            for name in (*hourly, "ev_ts", "ev_p", "ev_x", "ev_wind"):
                 getattr(live, f"_{name}").extend(arrays[name])
             if live.hour0 is not None:
                 live._ev_hour.extend(arrays["ev_ts"] // _NS_PER_HOUR - live.hour0)

@@ -13,8 +13,9 @@ trader on its built-in forecaster.
 The forecasters' state is part of the processor snapshot (consumer
 checkpoints): 40 bytes per event kept (one per 10 minutes) for the price
 curve's refits. The live forecasters keep :data:`HISTORY_DAYS` (90) days of
-them; with the hourly history and the curve that is 1.5 MB per site a year
-in (measured), well inside the state topic's 64 MiB messages. (A backtest's
+them; with the six weeks of hourly history the step reads and the curve that
+is 0.8 MB per site however long the stream (measured over a year of 1-minute
+events), well inside the state topic's 64 MiB messages. (A backtest's
 batch forecaster learns from its whole history, so the two agree for the
 first 90 days.)
 """
