@@ -129,12 +129,15 @@ impl Fleet {
 
     /// Unit indices of a scope.
     pub fn members(&self, scope: Scope) -> &[usize] {
+        &self.order[self.span(scope)]
+    }
+
+    /// Where a scope's units sit in `order`.
+    fn span(&self, scope: Scope) -> std::ops::Range<usize> {
         match scope {
-            Scope::All => &self.order,
-            Scope::Site(s) if s < self.n_sites() => {
-                &self.order[self.offsets[s]..self.offsets[s + 1]]
-            }
-            Scope::Site(_) => &[],
+            Scope::All => 0..self.order.len(),
+            Scope::Site(s) if s < self.n_sites() => self.offsets[s]..self.offsets[s + 1],
+            Scope::Site(_) => 0..0,
         }
     }
 
@@ -165,6 +168,16 @@ impl Fleet {
     /// Stored energy of the scope, MWh.
     pub fn stored_mwh(&self, scope: Scope) -> f64 {
         self.sum(scope, Battery::stored_mwh)
+    }
+
+    /// Set every unit of the scope to `soc` (each clamped into its bounds;
+    /// non-finite: unchanged); returns the scope's stored energy, MWh.
+    pub fn set_soc(&mut self, scope: Scope, soc: f64) -> f64 {
+        let span = self.span(scope);
+        for &i in &self.order[span] {
+            self.units[i].set_soc(soc);
+        }
+        self.stored_mwh(scope)
     }
 
     /// Stored energy and available power and energy of a scope, in one pass.

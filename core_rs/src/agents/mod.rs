@@ -257,17 +257,7 @@ impl AgentSet {
         if site >= n {
             return Err(bad_site(site, n));
         }
-        let mut stored = 0.0;
-        for i in 0..self.fleet.n_units() {
-            if self.fleet.unit_sites()[i] != site {
-                continue;
-            }
-            if let Some(u) = self.fleet.unit_mut(i) {
-                u.set_soc(soc_frac);
-                stored += u.stored_mwh();
-            }
-        }
-        Ok(stored)
+        Ok(self.fleet.set_soc(Scope::Site(site), soc_frac))
     }
 
     /// Give the trader of `site` an external price forecast, one value per

@@ -23,6 +23,7 @@ from vpp.agents.config import (
     FrequencyResponseConfig,
 )
 from vpp.agents.oracle import OracleLimits, oracle_dp, oracle_lp
+from vpp.agents.price_forecast import hour_starts
 from vpp.errors import ParameterError
 
 __all__ = [
@@ -248,7 +249,7 @@ def hourly_price_forecasts(
     )
     hourly = model.forecast(ts, p, signals)
     hour = ts // 3_600_000_000_000
-    starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
+    starts = hour_starts(ts)
     rows = hourly.prices[hour[starts] - hour[0]]
     return {
         int(i): row.tolist() for i, row in zip(starts, rows, strict=True) if np.isfinite(row[0])
@@ -273,8 +274,7 @@ def _run_hourly(
         before ``split``.
     """
     plans = hourly_price_forecasts(arb, ts, p, signals, forecaster)
-    hour = ts // 3_600_000_000_000
-    starts = np.flatnonzero(np.r_[True, np.diff(hour) > 0])
+    starts = hour_starts(ts)
     ends = np.r_[starts[1:], ts.size]
     power = np.empty(ts.size)
     unscored_wear = 0.0

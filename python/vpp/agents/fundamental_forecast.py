@@ -66,7 +66,7 @@ import numpy.typing as npt
 
 from vpp.agents.config import ArbitrageConfig
 from vpp.agents.price_curve import PriceCurve, curve_features
-from vpp.agents.price_forecast import HourlyForecast, checked_series, hourly_means
+from vpp.agents.price_forecast import HourlyForecast, checked_series, hour_starts, hourly_means
 from vpp.errors import ParameterError
 
 __all__ = ["REQUIRED_SIGNALS", "FundamentalPriceForecaster"]
@@ -75,6 +75,9 @@ _NS_PER_HOUR = 3_600_000_000_000
 #: Signals the forecaster needs besides price.
 REQUIRED_SIGNALS: tuple[str, ...] = ("load_mw", "solar_mw", "wind_mw")
 _NODES = 16
+#: Gauss-Hermite nodes of a standard normal and their weights (summing to 1).
+_Z_NODES, _Z_WEIGHTS = np.polynomial.hermite_e.hermegauss(_NODES)
+_Z_WEIGHTS = _Z_WEIGHTS / _Z_WEIGHTS.sum()
 #: Hours before the forecast hour the hourly step reads at most: load
 #: profiles of the three weeks of hours the temperature sensitivity is fitted
 #: on, each from the three weeks before it.
@@ -256,7 +259,7 @@ class FundamentalPriceForecaster:
         m = hour.size
         # What the trader sees when it re-plans: the first event of each hour.
         first = np.full((m, 5), np.nan)
-        starts = np.flatnonzero(np.r_[True, np.diff(ts // _NS_PER_HOUR) > 0])
+        starts = hour_starts(ts)
         first[ts[starts] // _NS_PER_HOUR - hour[0]] = series[starts]
         kept = self.thinned(ts)
         hist = Hours(
@@ -326,11 +329,9 @@ class FundamentalPriceForecaster:
             return None
         k = np.arange(self.horizon_h)
         tau_l, tau_s, tau_r = self.taus
-        nodes, weights = np.polynomial.hermite_e.hermegauss(_NODES)
-        weights = weights / weights.sum()
         z0 = _score(c.wind_hist, w0, norm)
         rho = np.exp(-(k + 0.5) / c.tau_w)
-        z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * nodes[None, :]
+        z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * _Z_NODES[None, :]
         wind_q = np.quantile(c.wind_hist, norm.cdf(z))
         target = r + k
         load_fc, _ = _load_profiles(lh, th, hour0, r, target)
@@ -354,7 +355,7 @@ class FundamentalPriceForecaster:
         ci_now = _clear_sky_index_now(first[:, 2], scale, r, s0, c.ci_mean)
         solar_fc = clear * (c.ci_mean + (ci_now - c.ci_mean) * np.exp(-k / tau_s))
         x = curve_features(np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel())
-        g = c.curve(x).reshape(self.horizon_h, _NODES) @ weights
+        g = c.curve(x).reshape(self.horizon_h, _NODES) @ _Z_WEIGHTS
         now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
         g_now = float(c.curve(now)[0])
         fade = np.exp(-k / tau_r)

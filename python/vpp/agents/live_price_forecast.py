@@ -201,13 +201,10 @@ class LivePriceForecaster:
 
     # -- hours ---------------------------------------------------------------------
     def _in_order(self, ts: np.ndarray) -> np.ndarray:
-        prior = np.maximum.accumulate(np.r_[np.iinfo(np.int64).min, ts[:-1]])
-        if self.last_ts is not None:
-            prior = np.maximum(prior, self.last_ts)
-        keep = ts > prior
+        from vpp.runtime.event_order import after_previous
+
+        keep, self.last_ts = after_previous(ts, self.last_ts)
         self.skipped += int((~keep).sum())
-        if keep.any():
-            self.last_ts = int(ts[keep].max())
         return keep
 
     def _open(self, r: int, first: np.ndarray) -> None:

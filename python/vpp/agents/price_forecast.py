@@ -61,6 +61,7 @@ __all__ = [
     "HourlyForecast",
     "MlPriceForecaster",
     "checked_series",
+    "hour_starts",
     "hourly_means",
 ]
 
@@ -115,6 +116,11 @@ def hourly_means(ts_ns: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
         np.maximum.accumulate(pos, out=pos)
         out[:, c] = np.where(pos >= 0, col[np.maximum(pos, 0)], np.nan)
     return np.arange(first, first + m, dtype=np.int64), out
+
+
+def hour_starts(ts_ns: np.ndarray) -> np.ndarray:
+    """Indices of the first event of each UTC hour in increasing timestamps."""
+    return np.flatnonzero(np.r_[True, np.diff(ts_ns // _NS_PER_HOUR) > 0])
 
 
 def checked_series(ts_ns: npt.ArrayLike, prices: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +332,7 @@ class MlPriceForecaster:
         hour, means = hourly_means(ts, stacked)
         cols = {n: means[:, i] for i, n in enumerate(names)}
         # Value at each hour's first event (NaN: the last hourly mean).
-        first_ev = np.flatnonzero(np.r_[True, np.diff(ts // _NS_PER_HOUR) > 0])
+        first_ev = hour_starts(ts)
         latest_all = np.full_like(means, np.nan)
         latest_all[ts[first_ev] // _NS_PER_HOUR - hour[0]] = stacked[first_ev]
         prev = np.vstack([np.full((1, means.shape[1]), np.nan), means[:-1]])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["in_order", "step_s"]
+__all__ = ["after_previous", "in_order", "step_s"]
 
 
 def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
@@ -20,6 +20,18 @@ def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
     return None if step is None else step / 1e9
 
 
+def after_previous(ts_ns: np.ndarray, last: int | None) -> tuple[np.ndarray, int | None]:
+    """One site's events after every earlier one and after ``last`` (its
+    previous accepted timestamp, None: none yet), and the new ``last``."""
+    if ts_ns.size == 0:
+        return np.zeros(0, dtype=bool), last
+    before = np.maximum.accumulate(ts_ns)
+    prior = np.concatenate(([np.iinfo(np.int64).min], before[:-1]))
+    if last is not None:
+        prior = np.maximum(prior, last)
+    return ts_ns > prior, int(before[-1] if last is None else max(before[-1], last))
+
+
 def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> np.ndarray:
     """Events after their site's previous accepted one (the engine's skip rule).
 
@@ -28,12 +40,7 @@ def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> n
     ok = np.zeros(len(ts_ns), dtype=bool)
     for site in np.unique(sites):
         where = np.flatnonzero(sites == site)
-        t = ts_ns[where]
-        last = last_ts.get(str(site))
-        before = np.maximum.accumulate(t)
-        prior = np.concatenate(([np.iinfo(np.int64).min], before[:-1]))
-        if last is not None:
-            prior = np.maximum(prior, last)
-        ok[where] = t > prior
-        last_ts[str(site)] = int(max(before[-1], last if last is not None else before[-1]))
+        ok[where], last = after_previous(ts_ns[where], last_ts.get(str(site)))
+        assert last is not None
+        last_ts[str(site)] = last
     return ok

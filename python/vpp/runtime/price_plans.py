@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS
 from vpp.agents.live_price_forecast import LivePriceForecaster
 from vpp.errors import ParameterError
 
 __all__ = ["NEEDED_SIGNALS", "Plan", "PricePlans", "chunks", "merge_decisions"]
 
 #: Signals the fundamental forecaster reads (``temperature_c`` optional).
-NEEDED_SIGNALS: tuple[str, ...] = ("price_per_mwh", "load_mw", "solar_mw", "wind_mw")
+NEEDED_SIGNALS: tuple[str, ...] = ("price_per_mwh", *REQUIRED_SIGNALS)
 _PART = "price_forecaster:"
 #: Days of events each live forecaster keeps (see the module doc).
 HISTORY_DAYS = 90.0
@@ -104,7 +105,7 @@ class PricePlans:
             if where.size == 0:
                 continue
             sig = {
-                s: values[where, col[s]] for s in (*NEEDED_SIGNALS[1:], "temperature_c") if s in col
+                s: values[where, col[s]] for s in (*REQUIRED_SIGNALS, "temperature_c") if s in col
             }
             made = self.forecasters[site].update(
                 ts_ns[where], values[where, col["price_per_mwh"]], sig
