@@ -214,12 +214,12 @@ class AgentStage:
         """The batch's measured battery SoC per event (None: no reading in it)."""
         if BATTERY_SOC not in batch.signals:
             return None
-        soc = np.ascontiguousarray(batch.values[:, list(batch.signals).index(BATTERY_SOC)])
-        readings = np.isfinite(soc)
-        if not readings.any():
-            return None
-        self.soc_readings += int(readings.sum())
-        return soc
+        column = batch.values[:, list(batch.signals).index(BATTERY_SOC)]
+        readings = int(np.isfinite(column).sum())
+        if not readings:
+            return None  # the usual case: no copy
+        self.soc_readings += readings
+        return np.ascontiguousarray(column)
 
     def _chunks(
         self, ts_ns: np.ndarray, sites: np.ndarray, values: np.ndarray
