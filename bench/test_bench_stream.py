@@ -2,7 +2,7 @@
 
 Both read the same 200,000 events (8 sites, 4 partitions) from the real
 broker with at-least-once bookkeeping per poll of up to 10,000 messages,
-polled the same way (:func:`vpp.stream.consumer.poll_batch`: what is queued,
+polled the same way (:func:`vpp.stream.polling.poll_batch`: what is queued,
 without waiting out a timeout to fill the batch):
 
 * passthrough: confluent-kafka consume → produce each message to another
@@ -32,7 +32,7 @@ import pytest
 from tests.stream.helpers import StreamTopics, synthetic_telemetry
 
 from vpp.stream import ConsumerConfig, StreamConsumer, produce_telemetry
-from vpp.stream.consumer import FETCH_CONFIG, poll_batch
+from vpp.stream.polling import FETCH_CONFIG, poll_batch
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.kafka, pytest.mark.slow]
 
@@ -64,7 +64,7 @@ def passthrough(brokers: str, topic: str, per_poll: bool = True, tuned: bool = T
     With ``per_poll`` each poll is flushed and committed before the next (the
     same at-least-once bookkeeping as vpp); without, only once at the end
     (the raw client speed). ``tuned`` gives the consumer the fetch settings
-    vpp uses (:data:`vpp.stream.consumer.FETCH_CONFIG`), so the bar is not
+    vpp uses (:data:`vpp.stream.polling.FETCH_CONFIG`), so the bar is not
     held back by a client default; without, librdkafka's defaults.
     """
     from confluent_kafka import Consumer, Producer

@@ -257,6 +257,8 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
                 and lag != []
                 and all(v == 0 for v in lag)
                 and value(s, "vpp_events_out_total", kind="store_point") >= len(tel)
+                # Offsets are committed with the checkpoints, up to a second later.
+                and value(s, "vpp_stage_latency_seconds_count", stage="commit") > 0
             )
 
         s = _wait_for(url, done)

@@ -6,8 +6,9 @@ features, forecasts and dispatch per partition, produces records to
 ``grid.forecast`` and ``grid.dispatch``, writes points to InfluxDB
 (``--influx-url``) or another store (``--store``), and commits offsets only
 after all of that is acknowledged. Run several with one ``--group`` to share
-the partitions; state follows partitions through a compacted checkpoint topic.
-SIGTERM or Ctrl-C finishes and commits the batch in hand, then exits.
+the partitions; state follows partitions through a compacted checkpoint topic,
+written (then the offsets committed) at most every ``--checkpoint-interval-s``.
+SIGTERM or Ctrl-C finishes the batch in hand, checkpoints, commits and exits.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     k.add_argument("--state-topic", help="compacted checkpoint topic (default: <topic>.state)")
     k.add_argument(
         "--batch-events", type=int, default=10_000, metavar="N", help="most messages per poll"
+    )
+    k.add_argument(
+        "--checkpoint-interval-s",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="least time between checkpoints and offset commits (default 1; 0: every poll)",
     )
     i = p.add_argument_group("influxdb (optional)")
     i.add_argument("--influx-url", metavar="URL", help="e.g. http://127.0.0.1:8086")
@@ -138,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         dispatch_topic=args.dispatch_topic,
         state_topic=args.state_topic,
         batch_events=args.batch_events,
+        checkpoint_interval_s=args.checkpoint_interval_s,
         max_events=args.max_events,
         idle_exit_s=args.idle_exit_s,
     )

@@ -58,6 +58,7 @@ FLAG_KEYS: dict[str, str] = {
     "forecast_topic": "kafka.forecast_topic",
     "dispatch_topic": "kafka.dispatch_topic",
     "dlq_topic": "kafka.dlq_topic",
+    "checkpoint_interval_s": "kafka.checkpoint_interval_s",
     "influx_url": "influx.url",
     "influx_org": "influx.org",
     "influx_bucket": "influx.bucket",

@@ -244,6 +244,12 @@ class KafkaSettings:
     forecast_topic: str = _key("grid.forecast", "output topic of forecasts", _nonempty)
     dispatch_topic: str = _key("grid.dispatch", "output topic of dispatch records", _nonempty)
     dlq_topic: str = _key("grid.telemetry.dlq", "dead-letter topic of bad messages", _nonempty)
+    checkpoint_interval_s: float = _key(
+        1.0,
+        "least time between two consumer checkpoints (state, then offset commit), s; "
+        "0: after every poll; a crash replays about this much",
+        _NON_NEGATIVE,
+    )
     security_protocol: str = _key(
         "PLAINTEXT",
         "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",

@@ -244,12 +244,6 @@ def observe_output(telemetry: Any, out: Any, tracker: ForecastErrorTracker | Non
                 FLEET_ENERGY.labels(str(site)).set(float(v))
 
 
-def _reason_kind(reason: str) -> str:
-    for sep in (":", " (", " {", " ["):
-        reason = reason.split(sep, 1)[0]
-    return reason.split(" for site", 1)[0][:60]
-
-
 class MeteredProcessor:
     """A batch processor that records what each batch produced and how long it took.
 
@@ -316,9 +310,11 @@ def instrument_consumer(service: Any) -> ForecastErrorTracker:
 
         return wrapped
 
+    from vpp.stream.polling import reason_kind
+
     def dead(fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(msg: Any, reason: str, *a: Any, **k: Any) -> Any:
-            DLQ.labels(_reason_kind(reason)).inc()
+            DLQ.labels(reason_kind(reason)).inc()
             return fn(msg, reason, *a, **k)
 
         return wrapped

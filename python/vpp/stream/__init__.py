@@ -2,7 +2,9 @@
 
 * :mod:`vpp.stream.messages`: the event message format; batch decoding and validation.
 * :mod:`vpp.stream.consumer`: :class:`StreamConsumer`, the service loop.
+* :mod:`vpp.stream.polling`: polls and their split by partition.
 * :mod:`vpp.stream.state`: per-partition state and its checkpoints.
+* :mod:`vpp.stream.store_writes`: store writes with backoff while it is down.
 * :mod:`vpp.stream.records`: forecast/dispatch records on output topics.
 * :mod:`vpp.stream.errors`: Kafka error callbacks (skip or stop).
 * :mod:`vpp.stream.producer`: publishing telemetry.
@@ -16,7 +18,8 @@ From the command line (servers from ``scripts/services/up.sh``)::
         --influx-url http://127.0.0.1:18086 --influx-bucket vpp/autogen --influx-token vpp:vpp
 
 Start several ``vpp consume`` with the same ``--group`` to share the
-partitions; SIGTERM finishes the batch in hand, commits and leaves the group.
+partitions; SIGTERM finishes the batch in hand, checkpoints, commits and
+leaves the group.
 Guarantees: at-least-once with idempotent InfluxDB points (a replay after a
 crash overwrites, never duplicates); records on the output topics are
 at-least-once (a replay may repeat a batch, keyed by site); per-site feature

@@ -5,11 +5,15 @@ messages go to the dead-letter topic with the reason in a header), run the
 partition's :class:`~vpp.runtime.processor.BatchProcessor`, produce forecast
 and dispatch records to their topics and write telemetry, forecasts, dispatch
 and SoC to the store (InfluxDB), retrying with backoff while it is down.
-Only when every produce is acknowledged and every write is done does the
-consumer checkpoint each partition's state (see :mod:`vpp.stream.state`) and
-then commit the offsets, synchronously and explicitly. Hence at-least-once
-delivery with idempotent writes: a crash at any point replays from the last
-checkpoint, and the replay overwrites the same points.
+At most every ``checkpoint_interval_s`` (and before a partition is given up
+or the service stops), once every produce is acknowledged and every write is
+done, the consumer checkpoints each partition it applied events to (see
+:mod:`vpp.stream.state`) and then commits the offsets, synchronously and
+explicitly. Hence at-least-once delivery with idempotent writes: a crash at
+any point replays from the last checkpoint, and the replay overwrites the
+same points. The interval bounds both the replay after a crash and the
+checkpoint traffic, which grows with the state (a live fundamental price
+forecaster keeps about 0.8 MB per site).
 """
 
 from __future__ import annotations
@@ -20,33 +24,23 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
-from itertools import pairwise
-from typing import Any, cast
+from typing import Any
 
-import numpy as np
-
-from vpp.errors import SnapshotError, VppError
+from vpp.errors import SnapshotError
 from vpp.io import Store, Telemetry
 from vpp.runtime.processor import BatchOutput, BatchProcessor
 from vpp.schema import SIGNALS
 from vpp.stream.errors import KafkaErrorHandler, StreamStopped
 from vpp.stream.messages import decode_batch
+from vpp.stream.polling import FETCH_CONFIG, by_partition, poll_batch, reason_kind
 from vpp.stream.records import encode_records
 from vpp.stream.state import PartitionState, StateTopic, state_key
+from vpp.stream.store_writes import Backoff, write_poll
 from vpp.stream.topics import ensure_topic
 
 __all__ = ["FETCH_CONFIG", "ConsumeStats", "ConsumerConfig", "StreamConsumer", "poll_batch"]
 
 log = logging.getLogger("vpp.stream")
-
-
-#: Consumer settings for throughput. librdkafka (2.x) postpones a partition's
-#: next fetch by ``fetch.queue.backoff.ms`` (default 1000) once its local
-#: queue passed ``queued.min.messages``, which held consumption of a backlog
-#: near 170k messages/s on the benchmark machine; 10 ms keeps the queue fed
-#: (850k/s consume-only). Memory stays capped by ``queued.max.messages.kbytes``.
-FETCH_CONFIG: dict[str, Any] = {"fetch.queue.backoff.ms": 10}
 
 
 @dataclass
@@ -72,6 +66,11 @@ class ConsumerConfig:
             block a batch without a rebalance.
         process_threads: partitions of one poll processed at once (each
             partition has its own processor; 1 processes them in turn).
+        checkpoint_interval_s: least time between two checkpoints (each
+            changed partition's state to the state topic, then the offset
+            commit); 0 checkpoints after every poll. A crash replays about
+            this much of the stream; Kafka Streams' at-least-once default
+            (``commit.interval.ms``) is 30 s, vpp's 1 s keeps replays short.
         retry_initial_s: first backoff while the store is down (doubles).
         retry_max_s: longest backoff.
         consumer_config: extra librdkafka consumer settings.
@@ -93,12 +92,20 @@ class ConsumerConfig:
     session_timeout_ms: int = 6000
     max_poll_interval_ms: int = 600_000
     process_threads: int = 2
+    checkpoint_interval_s: float = 1.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     consumer_config: dict[str, Any] = field(default_factory=dict)
     producer_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not (self.checkpoint_interval_s >= 0 and self.checkpoint_interval_s != float("inf")):
+            from vpp.errors import ParameterError
+
+            raise ParameterError(
+                "invalid parameter: checkpoint_interval_s: must be finite and not negative, "
+                f"got {self.checkpoint_interval_s}"
+            )
         self.dlq_topic = self.dlq_topic or f"{self.topic}.dlq"
         self.state_topic = self.state_topic or f"{self.topic}.state"
 
@@ -117,6 +124,8 @@ class ConsumeStats:
     store_points: int = 0
     store_retries: int = 0
     batches: int = 0
+    checkpoints: int = 0
+    checkpoint_bytes: int = 0
     commits: int = 0
     assignments: int = 0
     restored_partitions: int = 0
@@ -131,68 +140,6 @@ class ConsumeStats:
         busy = self.active_seconds
         out["events_per_s"] = round(self.messages / busy) if busy > 0 else None
         return out
-
-
-def _reason_kind(reason: str) -> str:
-    """Group reasons for counting: the text before the first detail."""
-    for sep in (":", " (", " {", " ["):
-        reason = reason.split(sep, 1)[0]
-    return reason.split(" for site", 1)[0]
-
-
-def poll_batch(consumer: Any, max_messages: int, timeout_s: float) -> list[Any]:
-    """Up to ``max_messages`` messages: whatever is queued, else the first to arrive
-    within ``timeout_s`` and whatever is queued behind it.
-
-    A batch ``consume(n, timeout)`` waits until it has ``n`` messages or the
-    timeout passes, so a poll that cannot fill up (the end of a backlog, a
-    slow stream) would sit out the whole timeout with events in hand; this
-    never waits while messages are available.
-    """
-    msgs = consumer.consume(num_messages=max_messages, timeout=0)
-    if msgs:
-        return list(msgs)
-    first = consumer.poll(timeout_s)
-    if first is None:
-        return []
-    rest = consumer.consume(num_messages=max_messages - 1, timeout=0) if max_messages > 1 else []
-    return [first, *rest]
-
-
-def _by_partition(
-    msgs: list[Any], errors: KafkaErrorHandler
-) -> list[tuple[int, list[Any], list[bytes | None], list[bytes | None]]]:
-    """Split a poll by partition, in order: ``(partition, messages, values, keys)``.
-
-    A poll holds a few runs of consecutive messages per partition (one per
-    fetch), so the lists are cut at run boundaries and the per-message work
-    is the C-level attribute reads; error events go to ``errors``.
-    """
-    from confluent_kafka import Message
-
-    if any(map(Message.error, msgs)):
-        for m in msgs:
-            err = m.error()
-            if err is not None:
-                errors.consume_error(err, m)
-        msgs = [m for m in msgs if m.error() is None]
-        if not msgs:
-            return []
-    # Fetched messages always carry their partition (None only on events).
-    parts = cast("list[int]", list(map(Message.partition, msgs)))
-    values = list(map(Message.value, msgs))
-    keys = list(map(Message.key, msgs))
-    if parts[0] == parts[-1] and parts.count(parts[0]) == len(parts):
-        return [(parts[0], msgs, values, keys)]
-    arr = np.asarray(parts)
-    cuts = [0, *(np.flatnonzero(arr[1:] != arr[:-1]) + 1).tolist(), len(parts)]
-    groups: dict[int, tuple[list[Any], list[bytes | None], list[bytes | None]]] = {}
-    for a, b in pairwise(cuts):
-        pm, pv, pk = groups.setdefault(parts[a], ([], [], []))
-        pm += msgs[a:b]
-        pv += values[a:b]
-        pk += keys[a:b]
-    return [(p, *g) for p, g in groups.items()]
 
 
 class StreamConsumer:
@@ -222,6 +169,9 @@ class StreamConsumer:
         self.errors = errors or KafkaErrorHandler()
         self.stats = ConsumeStats()
         self.parts: dict[int, PartitionState] = {}
+        # Partitions with events applied since their last checkpoint.
+        self._dirty: dict[int, PartitionState] = {}
+        self._last_checkpoint = time.monotonic()
         self._state = StateTopic(config.brokers, str(config.state_topic))
         self._stop = False
         self._last_activity = time.monotonic()
@@ -229,9 +179,15 @@ class StreamConsumer:
         self._consumer: Any = None
         self._producer: Any = None
         self._pool: ThreadPoolExecutor | None = None
+        self._retry = Backoff(
+            config.retry_initial_s,
+            config.retry_max_s,
+            stopping=lambda: self._stop,
+            serve=lambda: self._producer.poll(0.1),
+        )
 
     def stop(self) -> None:
-        """Ask :meth:`run` to finish the batch in hand, commit it and return."""
+        """Ask :meth:`run` to finish the batch in hand, checkpoint, commit and return."""
         self._stop = True
 
     # -- main loop ---------------------------------------------------------------
@@ -239,8 +195,8 @@ class StreamConsumer:
         """Consume until stopped, ``max_events`` or ``idle_exit_s``; returns the counters.
 
         Raises:
-            StreamStopped: an error callback chose to stop (the batch in
-                flight is not committed).
+            StreamStopped: an error callback chose to stop (nothing after
+                the last checkpoint is committed).
         """
         from confluent_kafka import Consumer, Producer
 
@@ -280,13 +236,14 @@ class StreamConsumer:
             self._pool = ThreadPoolExecutor(cfg.process_threads, thread_name_prefix="vpp-part")
         t0 = time.perf_counter()
         t_first: float | None = None
-        self._last_activity = time.monotonic()
+        self._last_activity = self._last_checkpoint = time.monotonic()
         next_log = time.monotonic() + 5.0
         try:
             while not self._stop:
                 msgs = poll_batch(self._consumer, cfg.batch_events, cfg.poll_timeout_s)
                 now = time.monotonic()
                 if not msgs:
+                    self._checkpoint_due(now)  # a quiet stream still commits what it applied
                     if not self.parts:
                         # Idle time counts only while partitions are assigned:
                         # joining can wait out a dead member's session.
@@ -301,6 +258,7 @@ class StreamConsumer:
                 if t_first is None:
                     t_first = time.perf_counter()
                 self._process(msgs)
+                self._checkpoint_due(time.monotonic())
                 if now >= next_log:
                     next_log = now + 5.0
                     log.info(
@@ -311,7 +269,11 @@ class StreamConsumer:
                     )
                 if cfg.max_events is not None and self.stats.messages >= cfg.max_events:
                     break
+            self._checkpoint(list(self._dirty.values()))
         finally:
+            # After an error nothing uncommitted may be checkpointed, not even
+            # by the revoke callback that closing the consumer runs.
+            self._dirty.clear()
             t_end = time.perf_counter()
             self.stats.seconds = t_end - t0
             self.stats.active_seconds = t_end - t_first if t_first is not None else 0.0
@@ -323,12 +285,12 @@ class StreamConsumer:
         return self.stats
 
     def _process(self, msgs: list[Any]) -> None:
-        """One poll: process per partition, write, checkpoint, then commit."""
+        """One poll: process per partition, produce the records, write the store."""
         touched: list[PartitionState] = []
         written: list[tuple[Telemetry, BatchOutput]] = []
         dead: list[tuple[Any, str]] = []
         pending: list[tuple[Telemetry, Any]] = []
-        for p, pm, values, keys in _by_partition(msgs, self.errors):
+        for p, pm, values, keys in by_partition(msgs, self.errors):
             st = self.parts.get(p)
             if st is None:  # revoked while the poll was in flight: its new owner reads it
                 continue
@@ -355,13 +317,32 @@ class StreamConsumer:
             self._dead_letter(msg, reason)
         if self.store is not None:
             self._write_store(written, dead)
-        self._flush()
+        self._producer.poll(0)  # serve delivery reports; acknowledgements wait for the checkpoint
         for st in touched:
-            key = state_key(self.config.topic, st.partition, self.config.group)
-            self._produce(str(self.config.state_topic), key, st.to_bytes())
-        self._flush()
-        self._commit(touched)
+            self._dirty[st.partition] = st
         self.stats.batches += 1
+
+    def _checkpoint_due(self, now: float) -> None:
+        """Checkpoint the changed partitions once the interval has passed."""
+        if self._dirty and now - self._last_checkpoint >= self.config.checkpoint_interval_s:
+            self._checkpoint(list(self._dirty.values()))
+
+    def _checkpoint(self, states: list[PartitionState]) -> None:
+        """Wait for every output, write the states, wait for them, commit the offsets."""
+        if not states:
+            return
+        self._flush()
+        for st in states:
+            key = state_key(self.config.topic, st.partition, self.config.group)
+            blob = st.to_bytes()
+            self.stats.checkpoint_bytes += len(blob)
+            self._produce(str(self.config.state_topic), key, blob)
+        self._flush()
+        self._commit(states)
+        self.stats.checkpoints += 1
+        for st in states:
+            self._dirty.pop(st.partition, None)
+        self._last_checkpoint = time.monotonic()
 
     def _submit(self, fn: Callable[[Telemetry], BatchOutput], tel: Telemetry) -> Any:
         """``fn(tel)`` on the worker pool (a Future), or at once without one."""
@@ -385,7 +366,7 @@ class StreamConsumer:
 
     def _dead_letter(self, msg: Any, reason: str) -> None:
         self.stats.dead_letters += 1
-        self.stats.dead_letter_reasons[_reason_kind(reason)] += 1
+        self.stats.dead_letter_reasons[reason_kind(reason)] += 1
         headers = [
             ("vpp.reason", reason.encode()),
             ("vpp.source.topic", msg.topic().encode()),
@@ -422,63 +403,10 @@ class StreamConsumer:
     def _write_store(
         self, written: list[tuple[Telemetry, BatchOutput]], dead: list[tuple[Any, str]]
     ) -> None:
-        import pandas as pd
-
-        store = self.store
-        assert store is not None
-        if written:
-            tels = [t for t, _ in written]
-            tel = Telemetry(
-                np.concatenate([t.ts_ns for t in tels]),
-                np.concatenate([t.sites for t in tels]),
-                np.concatenate([t.values for t in tels]),
-                list(SIGNALS),
-            )
-            self._retry("telemetry", lambda: store.write_telemetry(tel))
-            self.stats.store_points += len(tel)
-        for name, write in (
-            ("forecasts", store.write_forecasts),
-            ("dispatch", store.write_dispatch),
-            ("soc", store.write_soc),
-        ):
-            frames = [getattr(out, name) for _, out in written]
-            frames = [f for f in frames if f is not None and len(f)]
-            if frames:
-                df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-                self._retry(name, partial(write, df))
-                self.stats.store_points += len(df)
-        letters = []
-        for msg, reason in dead:
-            # The Kafka timestamp and offset make the dead letter's time, so a
-            # replay overwrites it instead of adding a second one.
-            received_ns = msg.timestamp()[1] * 1_000_000 + msg.offset() % 1_000_000
-            source = f"{msg.topic()}/{msg.partition()}"
-            letters.append((source, msg.value() or b"", reason, received_ns))
-        if letters:
-            many = getattr(store, "write_dead_letters", None)
-            if many is not None:
-                self._retry("dead letters", partial(many, letters))
-            else:
-                for letter in letters:
-                    self._retry("dead letter", partial(store.write_dead_letter, *letter))
-
-    def _retry(self, what: str, write: Callable[[], Any]) -> Any:
-        """Run ``write`` until it succeeds, backing off while the store is unavailable."""
-        delay = self.config.retry_initial_s
-        while True:
-            try:
-                return write()
-            except VppError as exc:
-                if not getattr(exc, "retryable", False):
-                    raise
-                self.stats.store_retries += 1
-                log.warning("store write (%s) failed: %s; retrying in %.1f s", what, exc, delay)
-                deadline = time.monotonic() + delay
-                while time.monotonic() < deadline:
-                    if self._stop:
-                        raise StreamStopped("stopped while the store was unavailable") from None
-                    self._producer.poll(0.1)  # serve delivery reports meanwhile
-                delay = min(delay * 2, self.config.retry_max_s)
+        assert self.store is not None
+        before = self._retry.retries
+        self.stats.store_points += write_poll(self.store, written, dead, self._retry)
+        self.stats.store_retries += self._retry.retries - before
 
     def _commit(self, touched: list[PartitionState]) -> None:
         from confluent_kafka import KafkaException, TopicPartition
@@ -531,12 +459,18 @@ class StreamConsumer:
         self._last_activity = time.monotonic()
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        # Every batch is committed before the next poll, so nothing is pending.
+        # Hand over what was applied: the new owner resumes from this checkpoint.
+        self._checkpoint(
+            [self._dirty[tp.partition] for tp in partitions if tp.partition in self._dirty]
+        )
         for tp in partitions:
             self.parts.pop(tp.partition, None)
         log.info("revoked partitions %s", sorted(tp.partition for tp in partitions))
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        # Lost, not revoked: another member may own them already, so nothing
+        # is committed; it replays from the last checkpoint.
         for tp in partitions:
             self.parts.pop(tp.partition, None)
+            self._dirty.pop(tp.partition, None)
         log.warning("lost partitions %s", sorted(tp.partition for tp in partitions))
