@@ -117,3 +117,30 @@ def test_vpp_run_with_the_fundamental_forecaster(
     assert main([*short, "--price-forecaster", "fundamental"]) == 0
     plans = json.loads(capsys.readouterr().out)["agents"]["price_forecaster"]
     assert plans["forecasts"] == 0 and "7 days of history" in plans["note"]
+
+
+def test_interleaved_sites_each_get_their_own_forecasts() -> None:
+    from vpp.agents.live_price_forecast import LivePriceForecaster
+    from vpp.runtime.price_plans import HISTORY_DAYS, PricePlans
+
+    two = Telemetry.from_frame(twin.generate(days=8, resolution="1min", sites=2, seed=7))
+    sites = two.site_ids()
+    cols = ["price_per_mwh", *SIGNALS]
+    values = np.column_stack([two.column(c) for c in cols])
+    site_idx = np.array([sites.index(s) for s in two.sites.tolist()])
+    site_idx[::97] = -1  # events of a site outside the fleet feed no forecaster
+    plans = PricePlans(sites, horizon_h=48, plan_step_s=3600.0)
+    got = [p for b in range(0, len(two), 5000)
+           for p in plans.plans(two.ts_ns[b : b + 5000], site_idx[b : b + 5000],
+                                values[b : b + 5000], cols)]  # fmt: skip
+    for i in range(len(sites)):
+        alone = LivePriceForecaster(horizon_h=48, max_history_days=HISTORY_DAYS)
+        own = np.flatnonzero(site_idx == i)
+        made = alone.update(
+            two.ts_ns[own], values[own, 0], {c: values[own, 1 + j] for j, c in enumerate(SIGNALS)}
+        )
+        mine = [p for p in got if p.site == i]
+        assert len(mine) == len(made) > 0
+        for p, f in zip(mine, made, strict=True):
+            assert p.ts_ns == f.ts_ns
+            np.testing.assert_allclose(p.prices, f.prices, rtol=1e-12)  # batching: 1 ulp

@@ -100,8 +100,11 @@ class PricePlans:
         """
         col = {s: j for j, s in enumerate(signals)}
         out: list[Plan] = []
+        # One sort groups the batch by site (events of a site keep their order).
+        order = np.argsort(site_idx, kind="stable")
+        bounds = np.searchsorted(site_idx[order], np.arange(len(self.sites) + 1))
         for i, site in enumerate(self.sites):
-            where = np.flatnonzero(site_idx == i)
+            where = order[bounds[i] : bounds[i + 1]]
             if where.size == 0:
                 continue
             sig = {
