@@ -38,8 +38,12 @@ def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> n
     ``last_ts`` (site → timestamp of its last accepted event) is updated in place.
     """
     ok = np.zeros(len(ts_ns), dtype=bool)
-    for site in np.unique(sites):
-        where = np.flatnonzero(sites == site)
+    uniq, inv = np.unique(sites, return_inverse=True)
+    # One sort groups the events by site, each site's in batch order.
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(uniq.size + 1))
+    for k, site in enumerate(uniq):
+        where = order[bounds[k] : bounds[k + 1]]
         ok[where], last = after_previous(ts_ns[where], last_ts.get(str(site)))
         assert last is not None
         last_ts[str(site)] = last
