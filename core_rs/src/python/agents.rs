@@ -183,7 +183,7 @@ impl PyAgentSet {
         soc_frac: Option<PyReadonlyArray1<'py, f64>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut recs = UnitRecords::default();
-        super::pipeline::set_record_options(&mut recs, soc_record_s, dispatch_tolerance_mw)?;
+        super::decision_dicts::set_record_options(&mut recs, soc_record_s, dispatch_tolerance_mw)?;
         // Copies: Python may not write into them while the GIL is released.
         let ts: Vec<i64> = ts_ns.as_array().to_vec();
         let f: Vec<f64> = frequency_hz.as_array().to_vec();
@@ -237,7 +237,10 @@ impl PyAgentSet {
             PyArray1::from_vec(py, out.available_down_mwh),
         )?;
         if units {
-            d.set_item("units", super::pipeline::unit_records_dict(py, &recs)?)?;
+            d.set_item(
+                "units",
+                super::decision_dicts::unit_records_dict(py, &recs)?,
+            )?;
         }
         Ok(d)
     }

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod agent_config;
 mod agents;
 mod battery;
+mod decision_dicts;
 mod errors;
 mod features;
 mod gil;
