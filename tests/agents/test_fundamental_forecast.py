@@ -13,8 +13,8 @@ from vpp.agents.fundamental_forecast import (
     REQUIRED_SIGNALS,
     FundamentalPriceForecaster,
     _score_time_constant,
-    _temperature_sensitivity,
 )
+from vpp.agents.hour_profiles import temperature_sensitivity
 from vpp.agents.price_forecast import hourly_means
 from vpp.errors import ParameterError
 from vpp.twin import generate
@@ -111,7 +111,7 @@ def test_the_learnt_physics_match_the_twins_parameters() -> None:
     df = generate(days=35, resolution="1min", sites=1, seed=3)  # January
     ts = pd.DatetimeIndex(df["timestamp"]).asi8
     hour, means = hourly_means(ts, df[["load_mw", "temperature_c"]].to_numpy())
-    beta = _temperature_sensitivity(means[:, 0], means[:, 1], int(hour[0]), hour.size)
+    beta = temperature_sensitivity(means[:, 0], means[:, 1], int(hour[0]), hour.size)
     # Heating: load rises as temperature falls, by about heating_per_c.
     assert -2.0 * LoadParams().heating_per_c < beta < -0.5 * LoadParams().heating_per_c
     w = df["wind_mw"].to_numpy()

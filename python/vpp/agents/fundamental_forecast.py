@@ -64,7 +64,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from vpp.agents.config import ArbitrageConfig
+from vpp.agents.hour_profiles import (
+    clear_sky,
+    clear_sky_index_now,
+    load_profiles,
+    mean_clear_sky_index,
+    running_solar_max,
+    seasonal_naive,
+    temperature_sensitivity,
+)
 from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.agents.price_forecast import HourlyForecast, checked_series, hour_starts, hourly_means
 from vpp.errors import ParameterError
@@ -85,8 +93,6 @@ LOOKBACK_H = 2 * 21 * 24
 #: Curve price (EUR/MWh) above which the price's deviation from it is a ratio;
 #: below it (near zero or negative) ratios blow up and it is an offset.
 _RATIO_FLOOR_PER_MWH = 20.0
-#: The trader's built-in forecaster, which the forecast is combined with.
-_BUILTIN = ArbitrageConfig()
 
 
 @dataclass
@@ -99,7 +105,7 @@ class Hours:
         first: (m, 5) price, load, solar, wind and temperature at the first
             event of each hour (NaN for hours without events).
         means: (m, 5) hourly means of the same columns, forward-filled.
-        envelope: (m,) clear-sky proxy of each hour (see ``_clear_sky``).
+        envelope: (m,) clear-sky proxy of each hour (see ``clear_sky``).
         solar_max: (m,) largest hourly mean solar up to and including each
             hour (0 before any).
         ev_ts, ev_p, ev_x, ev_wind, ev_hour: per event kept
@@ -267,7 +273,7 @@ class FundamentalPriceForecaster:
             first=first,
             means=means,
             # Clear-sky proxy of every hour from the 14 days before it.
-            envelope=_clear_sky(means[:, 2], m, np.arange(m)),
+            envelope=clear_sky(means[:, 2], m, np.arange(m)),
             solar_max=running_solar_max(means[:, 2]),
             ev_ts=ts[kept],
             ev_p=p[kept],
@@ -323,8 +329,8 @@ class FundamentalPriceForecaster:
             c.wind_hist = np.sort(recent_w[keep])
             c.tau_w = _score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
         if h % 24 == 0 or h == self.warmup_h:
-            c.ci_mean = _mean_clear_sky_index(sh, hist.envelope, r)
-            c.beta = _temperature_sensitivity(lh, th, hour0, r)
+            c.ci_mean = mean_clear_sky_index(sh, hist.envelope, r)
+            c.beta = temperature_sensitivity(lh, th, hour0, r)
         if c.wind_hist.size < 24:
             return None
         k = np.arange(self.horizon_h)
@@ -334,13 +340,11 @@ class FundamentalPriceForecaster:
         z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * _Z_NODES[None, :]
         wind_q = np.quantile(c.wind_hist, norm.cdf(z))
         target = r + k
-        load_fc, _ = _load_profiles(lh, th, hour0, r, target)
+        load_fc, _ = load_profiles(lh, th, hour0, r, target)
         # The first event is compared with the first events of the same
         # hour on past days: the hour's mean would mix in its ramp.
-        l_now, t_now = (
-            v[0] for v in _load_profiles(first[:, 1], first[:, 4], hour0, r, target[:1])
-        )
-        clear = _clear_sky(sh, r, target)
+        l_now, t_now = (v[0] for v in load_profiles(first[:, 1], first[:, 4], hour0, r, target[:1]))
+        clear = clear_sky(sh, r, target)
         if np.isfinite(t0) and np.isfinite(t_now):
             # Weather drives the slow part of the load's deviation, the
             # rest is demand noise that fades within hours.
@@ -352,7 +356,7 @@ class FundamentalPriceForecaster:
         anomaly = l0 / (l_now * (1.0 + slow)) - 1.0 if l_now > 0 else 0.0
         load_fc = load_fc * (1.0 + anomaly * np.exp(-k / fast))
         scale = float(hist.solar_max[r - 1]) if r > 0 else 0.0
-        ci_now = _clear_sky_index_now(first[:, 2], scale, r, s0, c.ci_mean)
+        ci_now = clear_sky_index_now(first[:, 2], scale, r, s0, c.ci_mean)
         solar_fc = clear * (c.ci_mean + (ci_now - c.ci_mean) * np.exp(-k / tau_s))
         x = curve_features(np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel())
         g = c.curve(x).reshape(self.horizon_h, _NODES) @ _Z_WEIGHTS
@@ -365,7 +369,7 @@ class FundamentalPriceForecaster:
             row = np.where(g > 0, g * (p0 / g_now) ** fade, g + (p0 - g_now) * fade)
         else:
             row = g + (p0 - g_now) * fade
-        anchor = _seasonal_naive(ph, r, target, p0)
+        anchor = seasonal_naive(ph, r, target, p0)
         w = self.profile_weight if np.isfinite(anchor).all() else 0.0
         return np.asarray((1.0 - w) * row + w * np.nan_to_num(anchor))
 
@@ -408,21 +412,6 @@ def _score_time_constant(ts: np.ndarray, wind: np.ndarray, sorted_hist: np.ndarr
     return -(step / _NS_PER_HOUR) / math.log(rho)
 
 
-def _seasonal_naive(ph: np.ndarray, h: int, target: np.ndarray, p0: float) -> np.ndarray:
-    """The trader's built-in forecast (its default :class:`ArbitrageConfig`):
-    the mean price of the same hour over the ``profile_days`` days before
-    ``h``, plus the first price's deviation from it fading over
-    ``deviation_tau_h`` (NaN without history)."""
-    bi, valid = _back_days(target, h, ph.size, _BUILTIN.profile_days)
-    prof = _masked_mean(ph[bi], valid)
-    return prof + (p0 - prof[0]) * np.exp(-(target - h) / _BUILTIN.deviation_tau_h)
-
-
-def _day_type(abs_hour: np.ndarray) -> np.ndarray:
-    """0 weekday, 1 Saturday, 2 Sunday of absolute UTC hours since 1970."""
-    return np.clip(((abs_hour // 24 + 3) % 7) - 4, 0, 2)
-
-
 def _signal(signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, ...]) -> np.ndarray:
     """One signal per event, checked against the timestamps (all NaN when absent)."""
     if name not in signals:
@@ -433,77 +422,3 @@ def _signal(signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, .
             f"invalid parameter: {name}: {col.size} values for {shape[0]} timestamps"
         )
     return col
-
-
-def _temperature_sensitivity(lh: np.ndarray, th: np.ndarray, hour0: int, h: int) -> float:
-    """Relative load change per degree of temperature deviation from the
-    profiles, fitted (through the origin) over the three weeks before ``h``."""
-    past = np.arange(max(0, h - 21 * 24), h)
-    load, temp = _load_profiles(lh, th, hour0, h, past)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = lh[past] / load - 1.0
-    x = th[past] - temp
-    ok = np.isfinite(x) & np.isfinite(y)
-    sxx = float(np.sum(x[ok] ** 2))
-    return float(np.sum(x[ok] * y[ok]) / sxx) if ok.sum() >= 48 and sxx > 0 else 0.0
-
-
-def _back_days(target: np.ndarray, h: int, m: int, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the same hour on each of ``days`` days before each target,
-    clipped into ``[0, m)``, and whether each is known before hour ``h``."""
-    back = target[:, None] - 24 * np.arange(1, days + 1)[None, :]
-    return np.clip(back, 0, m - 1), (back >= 0) & (back < h)
-
-
-def _load_profiles(
-    lh: np.ndarray, th: np.ndarray, hour0: int, h: int, target: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Load and temperature profiles of each target hour from hours before
-    ``h``: the mean of the same hour on the same day type (weekday, Saturday,
-    Sunday) over three weeks, the temperature over the same days as the load
-    so that their deviations compare like with like."""
-    bi, valid = _back_days(target, h, lh.size, 21)
-    t_type = _day_type(hour0 + target)
-    same = valid & (_day_type(hour0 + bi) == t_type[:, None])
-    use = np.where(same.any(axis=1)[:, None], same, valid)
-    return _masked_mean(lh[bi], use), _masked_mean(th[bi], use)
-
-
-def _clear_sky(sh: np.ndarray, h: int, target: np.ndarray) -> np.ndarray:
-    """Clear-sky proxy of each target hour: the largest solar of the same
-    hour over the 14 days before ``h`` (0 without history)."""
-    bi, valid = _back_days(target, h, sh.size, 14)
-    return np.where(valid & np.isfinite(sh[bi]), sh[bi], 0.0).max(axis=1)
-
-
-def running_solar_max(sh: np.ndarray) -> np.ndarray:
-    """Largest hourly mean solar up to and including each hour (0 before any)."""
-    return np.maximum.accumulate(np.where(np.isfinite(sh), np.maximum(sh, 0.0), 0.0))
-
-
-def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Row means of the finite ``values`` where ``mask``; NaN for empty rows."""
-    ok = mask & np.isfinite(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, values, 0.0).sum(axis=1) / ok.sum(axis=1)
-
-
-def _mean_clear_sky_index(sh: np.ndarray, envelope: np.ndarray, h: int) -> float:
-    """Mean clear-sky index over the daylight hours of the 14 days before ``h``."""
-    lo = max(0, h - 24 * 14)
-    env, s = envelope[lo:h], sh[lo:h]
-    day = (env > 0.05 * max(float(env.max(initial=0.0)), 1e-9)) & np.isfinite(s)
-    return float(np.clip(np.mean(s[day] / env[day]), 0.05, 1.0)) if day.any() else 0.7
-
-
-def _clear_sky_index_now(
-    solar_first: np.ndarray, scale: float, h: int, s0: float, mean: float
-) -> float:
-    """Clear-sky index at the first event of hour ``h``: against the largest
-    first-event solar of the same hour over 14 days (the hour's mean would
-    mix in the ramp within the hour)."""
-    back = h - 24 * np.arange(1, 15)
-    back = back[back >= 0]
-    clear = float(np.nanmax(solar_first[back], initial=0.0)) if back.size else 0.0
-    now = s0 / clear if clear > 1e-3 * max(scale, 1e-9) else mean
-    return float(np.clip(now, 0.0, 1.2))

@@ -41,9 +41,9 @@ from vpp.agents.fundamental_forecast import (
     Carry,
     FundamentalPriceForecaster,
     Hours,
-    _clear_sky,
     checked_signals,
 )
+from vpp.agents.hour_profiles import clear_sky
 from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.errors import ParameterError, SnapshotError
 
@@ -218,7 +218,7 @@ class LivePriceForecaster:
             self._means.extend(np.full((1, 5), np.nan))
             self._solar_max.extend(np.full(1, np.nan))
             sh = self._means.view[:, 2]
-            self._envelope.extend(_clear_sky(sh, m, np.array([m])))
+            self._envelope.extend(clear_sky(sh, m, np.array([m])))
         # The hourly step reads LOOKBACK_H hours back: older rows go, a week
         # at a time, so the state stays bounded however long the stream runs.
         old = self._first.n - 1 - LOOKBACK_H
