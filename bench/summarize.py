@@ -102,7 +102,7 @@ def rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if per_poll:
             best = max(per_poll)
             same = (
-                f"; committing per poll as vpp does {best / 1e3:,.0f} k "
+                f"; committing per poll {best / 1e3:,.0f} k "
                 f"(ratio {e['vpp_events_per_s'] / best:.2f})"
             )
         add(

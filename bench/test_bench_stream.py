@@ -1,19 +1,20 @@
 """End-to-end events/s of the ``vpp consume`` path against a plain passthrough.
 
 Both read the same 200,000 events (8 sites, 4 partitions) from the real
-broker with at-least-once bookkeeping per poll of up to 10,000 messages,
+broker with at-least-once bookkeeping, in polls of up to 10,000 messages
 polled the same way (:func:`vpp.stream.polling.poll_batch`: what is queued,
 without waiting out a timeout to fill the batch):
 
 * passthrough: confluent-kafka consume → produce each message to another
-  topic, either flushed and committed per poll (the same bookkeeping as
-  vpp) or only at the end (raw client speed); the faster one is the bar.
+  topic, either flushed and committed per poll or only at the end (raw
+  client speed); the faster one is the bar.
   Its consumer has the same fetch settings as vpp's (librdkafka's default
   ``fetch.queue.backoff.ms`` alone caps a backlog near 170k/s here); a run
   with the defaults is recorded for reference.
 * vpp: :class:`vpp.stream.StreamConsumer` without a store (InfluxDB off):
   Rust decode + validation, features and forecasts (the shipped default
-  model) per partition, forecast records produced to their topic, one state
+  model) per partition, forecast records produced to their topic and, at
+  its default ``checkpoint_interval_s`` (1 s) and at the end, one state
   checkpoint per partition produced and acknowledged, then the commit.
 
 Rates count from the first message received (joining the group is not
