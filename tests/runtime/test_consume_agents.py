@@ -95,7 +95,13 @@ def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
     from vpp.stream.producer import produce_telemetry
 
     sites = "site_00,site_01"
-    env = {"VPP_SITES_IDS": sites, "VPP_AGENTS_PRICE_FORECASTER": "fundamental"}
+    # One forecaster per site: a partition's fleet totals would cover only
+    # the sites it carries, which the one-process reference below does not split.
+    env = {
+        "VPP_SITES_IDS": sites,
+        "VPP_AGENTS_PRICE_FORECASTER": "fundamental",
+        "VPP_AGENTS_PRICE_FORECAST_SCOPE": "site",
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     # 9 hourly days: forecasts from day 7 on, so the forecasters' history

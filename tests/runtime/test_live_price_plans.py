@@ -73,7 +73,12 @@ def test_live_trader_dispatches_as_the_backtest(frame: pd.DataFrame, tel: Teleme
     np.testing.assert_allclose(power, want, atol=1e-9)
     summary = proc.describe()["agents"]["price_forecaster"]
     # One forecast per hour after the 7-day warm-up, and they moved the trader.
-    assert summary == {"name": "fundamental", "forecasts": 48, "skipped_events": 0}
+    assert summary == {
+        "name": "fundamental",
+        "scope": "fleet",
+        "forecasts": 48,
+        "skipped_events": 0,
+    }
     # Before the warm-up ends the trader is on its built-in forecaster, after
     # it on the fundamental one.
     stage = AgentStage(BATTERY, AgentSettings(), sites=tel.site_ids(), default_dt_s=60.0)
@@ -119,7 +124,7 @@ def test_vpp_run_with_the_fundamental_forecaster(
     assert plans["forecasts"] == 0 and "7 days of history" in plans["note"]
 
 
-def test_interleaved_sites_each_get_their_own_forecasts() -> None:
+def test_with_site_scope_interleaved_sites_each_get_their_own_forecasts() -> None:
     from vpp.agents.live_price_forecast import LivePriceForecaster
     from vpp.runtime.price_plans import HISTORY_DAYS, PricePlans
 
@@ -129,7 +134,7 @@ def test_interleaved_sites_each_get_their_own_forecasts() -> None:
     values = np.column_stack([two.column(c) for c in cols])
     site_idx = np.array([sites.index(s) for s in two.sites.tolist()])
     site_idx[::97] = -1  # events of a site outside the fleet feed no forecaster
-    plans = PricePlans(sites, horizon_h=48, plan_step_s=3600.0)
+    plans = PricePlans(sites, horizon_h=48, plan_step_s=3600.0, scope="site")
     got = [p for b in range(0, len(two), 5000)
            for p in plans.plans(two.ts_ns[b : b + 5000], site_idx[b : b + 5000],
                                 values[b : b + 5000], cols)]  # fmt: skip
@@ -144,3 +149,34 @@ def test_interleaved_sites_each_get_their_own_forecasts() -> None:
         for p, f in zip(mine, made, strict=True):
             assert p.ts_ns == f.ts_ns
             np.testing.assert_allclose(p.prices, f.prices, rtol=1e-12)  # batching: 1 ulp
+
+
+def test_fleet_scope_forecasts_from_the_fleet_totals_for_every_site() -> None:
+    from tests.runtime.test_fleet_signals import _naive
+    from vpp.agents.live_price_forecast import LivePriceForecaster
+    from vpp.runtime.price_plans import HISTORY_DAYS, PricePlans
+
+    three = Telemetry.from_frame(twin.generate(days=8, resolution="1h", sites=3, seed=9))
+    sites = three.site_ids()
+    cols = ["price_per_mwh", *SIGNALS]
+    values = np.column_stack([three.column(c) for c in cols])
+    values[np.random.default_rng(1).random(values.shape) < 0.02] = np.nan
+    site_idx = np.array([sites.index(s) for s in three.sites.tolist()])
+    plans = PricePlans(sites, horizon_h=48, plan_step_s=3600.0)
+    got = [p for b in range(0, len(three), 50)
+           for p in plans.plans(three.ts_ns[b : b + 50], site_idx[b : b + 50],
+                                values[b : b + 50], cols)]  # fmt: skip
+    # The reference: the fleet stream by the rule, fed to one forecaster.
+    rows, totals = _naive(three.ts_ns, site_idx, values[:, 1:], len(sites), (3,))
+    alone = LivePriceForecaster(horizon_h=48, max_history_days=HISTORY_DAYS)
+    made = alone.update(
+        three.ts_ns[rows], values[rows, 0], {c: totals[:, j] for j, c in enumerate(SIGNALS)}
+    )
+    assert len(made) > 0 and len(got) == len(sites) * len(made)
+    for k, f in enumerate(made):
+        mine = got[k * len(sites) : (k + 1) * len(sites)]
+        assert [p.site for p in mine] == list(range(len(sites)))  # every site's trader
+        for p in mine:
+            assert p.ts_ns == f.ts_ns
+            np.testing.assert_allclose(p.prices, f.prices, rtol=1e-9)
+    assert plans.describe()["scope"] == "fleet"

@@ -86,7 +86,8 @@ def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
-    """Add ``--price-forecaster`` for the live trader (``agents.price_forecaster``)."""
+    """Add ``--price-forecaster`` and ``--price-forecast-scope`` for the live trader
+    (``agents.price_forecaster``, ``agents.price_forecast_scope``)."""
     parser.add_argument(
         "--price-forecaster",
         choices=("profile", "fundamental"),
@@ -94,6 +95,13 @@ def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         help="the trader's price forecaster: the built-in 14-day profile (default) or load, "
         "solar and wind through a learnt merit order (fundamental; needs load_mw, solar_mw, "
         "wind_mw and price_per_mwh, and trades on it after 7 days of history)",
+    )
+    parser.add_argument(
+        "--price-forecast-scope",
+        choices=("fleet", "site"),
+        default="fleet",
+        help="with --price-forecaster fundamental: one forecaster on the fleet's summed load, "
+        "solar and wind for every site's trader (fleet, default) or one per site (site)",
     )
 
 

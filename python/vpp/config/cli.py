@@ -52,6 +52,7 @@ FLAG_KEYS: dict[str, str] = {
     "battery_units": "battery.units_per_site",
     "fr_mw": "agents.contracted_mw",
     "price_forecaster": "agents.price_forecaster",
+    "price_forecast_scope": "agents.price_forecast_scope",
     "brokers": "kafka.brokers",
     "group": "kafka.group",
     "topic": "kafka.topic",

@@ -200,6 +200,12 @@ class AgentSettings:
         "a learnt merit order; needs those signals and 7 days of history)",
         _choices("profile", "fundamental"),
     )
+    price_forecast_scope: str = _key(
+        "fleet",
+        "whose load, solar and wind the fundamental forecaster reads: fleet (one "
+        "forecaster on the fleet's totals, for every site's trader) or site (one per site)",
+        _choices("fleet", "site"),
+    )
     settlement_s: float = _key(3600.0, "settlement period of the market, s", _POSITIVE)
     soc_record_s: float = _key(
         900.0,

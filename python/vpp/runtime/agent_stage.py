@@ -159,7 +159,8 @@ class AgentStage:
         assert self.setup is not None
         arb = self.setup.arbitrage
         if getattr(self.settings, "price_forecaster", "profile") == "fundamental" and arb.enabled:
-            self.plans = PricePlans(self.sites, arb.horizon_steps, arb.plan_step_s)
+            scope = getattr(self.settings, "price_forecast_scope", "fleet")
+            self.plans = PricePlans(self.sites, arb.horizon_steps, arb.plan_step_s, scope)
         if _attachable(forecaster):
             forecaster.attach_agents(agents, sites=self.sites)
             self.attached, self.agents = True, None

@@ -1,12 +1,17 @@
 """Live price forecasts for the trader of :class:`~vpp.runtime.agent_stage.AgentStage`.
 
-With ``[agents] price_forecaster = "fundamental"`` every site the fleet
-covers gets a :class:`~vpp.agents.live_price_forecast.LivePriceForecaster`
-fed its own events (price, load, solar, wind and, when present, temperature
-of that site). At the first event of each hour it forecasts the next
-``horizon_steps`` hourly prices; the stage cuts the batch there and hands the
-forecast to that site's trader just before the event, so the trader
-re-plans on it exactly as in ``vpp backtest --price-forecaster
+With ``[agents] price_forecaster = "fundamental"`` a
+:class:`~vpp.agents.live_price_forecast.LivePriceForecaster` forecasts the
+price from load, solar, wind and, when present, temperature. With
+``price_forecast_scope = "fleet"`` (the default) one forecaster reads the
+fleet's totals (:mod:`vpp.runtime.fleet_signals`) and every site's trader
+gets its forecasts: the price is the area's, and the fleet's sum sees more
+of the area than any one site. With ``"site"`` each site has its own
+forecaster fed its own events. At the first event of each hour the
+forecaster forecasts the next ``horizon_steps`` hourly prices; the stage
+cuts the batch there and hands the forecast to the traders just before the
+event, so they re-plan on it. With one site both scopes are the same, and
+the trader re-plans exactly as in ``vpp backtest --price-forecaster
 fundamental``. Hours still in the forecaster's warm-up (7 days) leave the
 trader on its built-in forecaster.
 
@@ -32,12 +37,21 @@ import numpy as np
 from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS
 from vpp.agents.live_price_forecast import LivePriceForecaster
 from vpp.errors import ParameterError
+from vpp.runtime.fleet_signals import FleetSignals
 
-__all__ = ["NEEDED_SIGNALS", "Plan", "PricePlans", "chunks", "merge_decisions"]
+__all__ = ["NEEDED_SIGNALS", "SCOPES", "Plan", "PricePlans", "chunks", "merge_decisions"]
 
 #: Signals the fundamental forecaster reads (``temperature_c`` optional).
 NEEDED_SIGNALS: tuple[str, ...] = ("price_per_mwh", *REQUIRED_SIGNALS)
 _PART = "price_forecaster:"
+#: Snapshot part of the fleet forecaster (``@`` cannot start a site id part by accident:
+#: site parts follow ``_PART``) and of the fleet's held readings.
+_FLEET_PART = _PART + "@fleet"
+_FLEET_SIGNALS_PART = "price_fleet_signals"
+#: Whose signals a forecaster reads: the fleet's totals or each site's own.
+SCOPES = ("fleet", "site")
+#: Signals the forecasters read besides price, in order (temperature optional).
+_SIGNALS = (*REQUIRED_SIGNALS, "temperature_c")
 #: Days of events each live forecaster keeps (see the module doc).
 HISTORY_DAYS = 90.0
 
@@ -53,18 +67,26 @@ class Plan:
 
 
 class PricePlans:
-    """One live fundamental forecaster per site of the fleet.
+    """Live fundamental forecasters: one for the fleet, or one per site.
 
     Args:
         sites: The fleet's sites, in the agents' order (site index = position).
         horizon_h: Hours each forecast covers (the trader's ``horizon_steps``).
         plan_step_s: The trader's plan step, s (the forecasts are hourly).
+        scope: ``"fleet"`` (one forecaster on the fleet's totals) or ``"site"``.
 
     Raises:
-        ParameterError: A plan step other than an hour.
+        ParameterError: A plan step other than an hour, or an unknown scope.
     """
 
-    def __init__(self, sites: Sequence[str], horizon_h: int, plan_step_s: float) -> None:
+    def __init__(
+        self, sites: Sequence[str], horizon_h: int, plan_step_s: float, scope: str = "fleet"
+    ) -> None:
+        if scope not in SCOPES:
+            raise ParameterError(
+                f"invalid parameter: agents.price_forecast_scope: must be one of {SCOPES}, "
+                f"got {scope!r}"
+            )
         if plan_step_s != 3600.0:
             raise ParameterError(
                 "invalid parameter: agents.plan_step_s: the fundamental price forecaster "
@@ -72,10 +94,14 @@ class PricePlans:
             )
         self.sites = [str(s) for s in sites]
         self.horizon_h = int(horizon_h)
+        self.scope = scope
+        names = ["@fleet"] if scope == "fleet" else self.sites
         self.forecasters = {
             s: LivePriceForecaster(horizon_h=self.horizon_h, max_history_days=HISTORY_DAYS)
-            for s in self.sites
+            for s in names
         }
+        # Temperature (the last signal) is averaged over the sites, not summed.
+        self.fleet_signals = FleetSignals(len(self.sites), len(_SIGNALS), (len(_SIGNALS) - 1,))
 
     @staticmethod
     def check_signals(signals: Sequence[str]) -> None:
@@ -99,6 +125,8 @@ class PricePlans:
             signals: Column names of ``values``.
         """
         col = {s: j for j, s in enumerate(signals)}
+        if self.scope == "fleet":
+            return self._fleet_plans(ts_ns, site_idx, values, col)
         out: list[Plan] = []
         # One sort groups the batch by site (events of a site keep their order).
         order = np.argsort(site_idx, kind="stable")
@@ -117,11 +145,34 @@ class PricePlans:
         out.sort(key=lambda p: p.index)
         return out
 
+    def _fleet_plans(
+        self, ts_ns: np.ndarray, site_idx: np.ndarray, values: np.ndarray, col: dict[str, int]
+    ) -> list[Plan]:
+        """Feed the fleet's totals to its forecaster; each forecast is every site's plan."""
+        mine = np.flatnonzero(site_idx >= 0)
+        if mine.size == 0:
+            return []
+        cols = np.full((mine.size, len(_SIGNALS)), np.nan)
+        for j, name in enumerate(_SIGNALS):
+            if name in col:
+                cols[:, j] = values[mine, col[name]]
+        rows, totals = self.fleet_signals.update(ts_ns[mine], site_idx[mine], cols)
+        sig = {name: totals[:, j] for j, name in enumerate(_SIGNALS) if name in col}
+        # The price is the area's: each fleet event's own, never summed.
+        price = values[mine[rows], col["price_per_mwh"]]
+        made = self.forecasters["@fleet"].update(ts_ns[mine][rows], price, sig)
+        return [
+            Plan(int(mine[rows[f.index]]), i, f.ts_ns, f.prices.tolist())
+            for f in made
+            for i in range(len(self.sites))
+        ]
+
     def describe(self) -> dict[str, int | str]:
         """The forecaster and what it did, for run summaries."""
         live = list(self.forecasters.values())
         out: dict[str, int | str] = {
             "name": "fundamental",
+            "scope": self.scope,
             "forecasts": sum(f.made for f in live),
             "skipped_events": sum(f.skipped for f in live),
         }
@@ -134,15 +185,23 @@ class PricePlans:
         return out
 
     def state(self) -> dict[str, bytes]:
-        """Snapshot parts, one per site."""
-        return {_PART + s: f.snapshot() for s, f in self.forecasters.items()}
+        """Snapshot parts: one per forecaster, and the fleet's held readings."""
+        out = {_PART + s: f.snapshot() for s, f in self.forecasters.items()}
+        if self.scope == "fleet":
+            out[_FLEET_SIGNALS_PART] = self.fleet_signals.snapshot()
+        return out
 
     def restore(self, parts: Mapping[str, bytes]) -> None:
-        """Continue from :meth:`state` parts (sites without one start afresh)."""
-        for s in self.sites:
+        """Continue from :meth:`state` parts (forecasters without one start afresh)."""
+        for s in self.forecasters:
             blob = parts.get(_PART + s)
             if blob is not None:
                 self.forecasters[s] = LivePriceForecaster.restore(blob)
+        held = parts.get(_FLEET_SIGNALS_PART)
+        if self.scope == "fleet" and held is not None:
+            restored = FleetSignals.restore(held)
+            if restored.held.shape == self.fleet_signals.held.shape:
+                self.fleet_signals = restored
 
 
 def chunks(n: int, plans: list[Plan]) -> list[tuple[int, int, list[Plan]]]:

@@ -1,0 +1,141 @@
+"""The fleet's summed load, solar and wind as one stream, for a fleet-wide
+price forecaster.
+
+The area price follows the area's net load, and a fleet's summed signals
+are a better view of it than any one site's. Measured on the twin with 8
+sites (seeds 1, 2, 3 over 120, 180, 180 days at 1 minute; the fundamental
+forecaster in the hourly replica of the trader of
+``bench.arbitrage_information``): planning on the sums captures 57.2%,
+51.4%, 56.6% of the optimum, planning on one site's own signals 55.3%,
+49.9%, 47.6% (mean of 3 sites; single sites range 43.7–57.9%).
+
+Sites report on their own clocks, so the sums hold each site's last
+reading: at an event, the fleet total of a signal is the event's own
+reading (missing if it is missing) plus, for every other site of the fleet
+that has reported it, that site's last finite reading. A site counts from
+its first reading on, so the totals step when a site starts reporting (in
+``vpp consume`` a partition's fleet is the sites it carries); temperature is
+the mean over the same sites, not the sum.
+
+One fleet event is taken per timestamp: the first event of each timestamp
+after the previous one taken (later events at the same time only update
+what their sites hold). With a single site the stream is that site's own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+
+from vpp.errors import SnapshotError
+from vpp.runtime.event_order import after_previous
+
+__all__ = ["FleetSignals"]
+
+#: Most held values one block of fleet events builds at once (bounds memory
+#: for large fleets whose sites report at different instants).
+_BLOCK_VALUES = 2_000_000
+
+
+class FleetSignals:
+    """Sample-and-hold fleet totals of a few signals (see the module doc).
+
+    Args:
+        n_sites: Sites of the fleet (site indices ``0..n_sites-1``).
+        n_columns: Signals carried.
+        mean_columns: Columns averaged over the sites instead of summed.
+    """
+
+    def __init__(self, n_sites: int, n_columns: int, mean_columns: tuple[int, ...] = ()) -> None:
+        self.held = np.full((n_sites, n_columns), np.nan)
+        self.mean_columns = tuple(mean_columns)
+        self.last_ts: int | None = None
+
+    def update(
+        self, ts_ns: np.ndarray, site_idx: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Take a batch of the fleet's events; the fleet events and their totals.
+
+        Args:
+            ts_ns: (n,) UTC ns, in arrival order.
+            site_idx: (n,) fleet site of each event (all in ``0..n_sites-1``).
+            values: (n, n_columns) the events' readings (NaN: missing).
+
+        Returns:
+            The positions (into the batch) of the fleet events, and their
+            (k, n_columns) totals.
+        """
+        width = values.shape[1]
+        # Each site's events, in order, grouped by one sort.
+        order = np.argsort(site_idx, kind="stable")
+        bounds = np.searchsorted(site_idx[order], np.arange(self.held.shape[0] + 1))
+        site_rows = [order[bounds[s] : bounds[s + 1]] for s in range(self.held.shape[0])]
+        taken, self.last_ts = after_previous(np.asarray(ts_ns, dtype=np.int64), self.last_ts)
+        rows = np.flatnonzero(taken)
+        totals = np.empty((rows.size, width))
+        per_block = max(1, _BLOCK_VALUES // max(1, self.held.shape[0]))
+        for a in range(0, rows.size, per_block):
+            block = rows[a : a + per_block]
+            for j in range(width):
+                totals[a : a + block.size, j] = self._totals(
+                    block, site_idx, site_rows, values[:, j], j
+                )
+        for s, mine in enumerate(site_rows):
+            for j in range(width):
+                ok = mine[np.isfinite(values[mine, j])]
+                if ok.size:
+                    self.held[s, j] = values[ok[-1], j]
+        return rows, totals
+
+    def _totals(
+        self,
+        rows: np.ndarray,
+        site_idx: np.ndarray,
+        site_rows: list[np.ndarray],
+        col: np.ndarray,
+        j: int,
+    ) -> np.ndarray:
+        """Column ``j``'s fleet value at each of ``rows``."""
+        grid = np.empty((rows.size, len(site_rows)))
+        for s, mine in enumerate(site_rows):
+            have = mine[np.isfinite(col[mine])]
+            if have.size == 0:
+                grid[:, s] = self.held[s, j]
+                continue
+            last = np.searchsorted(have, rows, side="right") - 1
+            grid[:, s] = np.where(last >= 0, col[have[np.maximum(last, 0)]], self.held[s, j])
+        own = col[rows]
+        grid[np.arange(rows.size), site_idx[rows]] = own
+        with np.errstate(invalid="ignore"):
+            if j in self.mean_columns:
+                known = np.isfinite(grid).sum(axis=1)
+                total = np.nansum(grid, axis=1) / np.maximum(known, 1)
+            else:
+                total = np.nansum(grid, axis=1)
+        return np.where(np.isfinite(own), total, np.nan)
+
+    def snapshot(self) -> bytes:
+        """The held readings and the last fleet event's time."""
+        buf = io.BytesIO()
+        head = json.dumps({"last_ts": self.last_ts, "mean_columns": list(self.mean_columns)})
+        np.savez(buf, held=self.held, head=np.frombuffer(head.encode(), np.uint8))
+        return buf.getvalue()
+
+    @classmethod
+    def restore(cls, blob: bytes) -> FleetSignals:
+        """The state a :meth:`snapshot` was taken of.
+
+        Raises:
+            SnapshotError: Bytes that are not such a snapshot.
+        """
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                held = np.array(z["held"], dtype=np.float64)
+                head = json.loads(bytes(z["head"]).decode())
+        except (OSError, ValueError, KeyError) as exc:
+            raise SnapshotError(f"not a fleet signals snapshot: {exc}") from None
+        out = cls(held.shape[0], held.shape[1], tuple(head["mean_columns"]))
+        out.held, out.last_ts = held, head["last_ts"]
+        return out
