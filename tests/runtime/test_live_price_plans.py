@@ -122,6 +122,14 @@ def test_vpp_run_with_the_fundamental_forecaster(
     assert main([*short, "--price-forecaster", "fundamental"]) == 0
     plans = json.loads(capsys.readouterr().out)["agents"]["price_forecaster"]
     assert plans["forecasts"] == 0 and "7 days of history" in plans["note"]
+    # Two sites: one fleet forecaster by default, one per site on request.
+    two = ["run", "--store", str(tmp_path / "u.sqlite"), "--days", "8", "--sites", "2", "-q"]
+    for scope, forecasts in (("fleet", 24), ("site", 48)):
+        assert (
+            main([*two, "--price-forecaster", "fundamental", "--price-forecast-scope", scope]) == 0
+        )
+        plans = json.loads(capsys.readouterr().out)["agents"]["price_forecaster"]
+        assert (plans["scope"], plans["forecasts"]) == (scope, forecasts)
 
 
 def test_with_site_scope_interleaved_sites_each_get_their_own_forecasts() -> None:
