@@ -2,12 +2,11 @@
 price forecaster.
 
 The area price follows the area's net load, and a fleet's summed signals
-are a better view of it than any one site's. Measured on the twin with 8
-sites (seeds 1, 2, 3 over 120, 180, 180 days at 1 minute; the fundamental
-forecaster in the hourly replica of the trader of
-``bench.arbitrage_information``): planning on the sums captures 57.2%,
-51.4%, 56.6% of the optimum, planning on one site's own signals 55.3%,
-49.9%, 47.6% (mean of 3 sites; single sites range 43.7–57.9%).
+are a better view of it than any one site's. Measured live on the twin with
+8 sites over 180 days (``python -m bench.arbitrage_fleet_scope``, seeds
+1-4): the fleet forecaster captures 56.5%, 50.0%, 62.0%, 49.6% of the
+optimum against 53.6%, 49.9%, 55.4%, 45.4% (mean over the sites) with one
+forecaster per site, in a quarter of the time.
 
 Sites report on their own clocks, so the sums hold each site's last
 reading: at an event, the fleet total of a signal is the event's own
