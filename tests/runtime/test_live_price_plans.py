@@ -188,3 +188,33 @@ def test_fleet_scope_forecasts_from_the_fleet_totals_for_every_site() -> None:
             assert p.ts_ns == f.ts_ns
             np.testing.assert_allclose(p.prices, f.prices, rtol=1e-9)
     assert plans.describe()["scope"] == "fleet"
+
+
+def test_fleet_scope_on_both_agent_paths_and_across_a_restart() -> None:
+    three = Telemetry.from_frame(twin.generate(days=9, resolution="1min", sites=3, seed=10))
+
+    def dispatch(model: str | None, size: int, stop: int | None = None, scope: str = "fleet"):
+        def new() -> BatchProcessor:
+            settings = AgentSettings(price_forecaster="fundamental", price_forecast_scope=scope)
+            stage = AgentStage(BATTERY, settings, sites=three.site_ids(), default_dt_s=60.0)
+            return BatchProcessor.for_signals(three.signals, model=model, agents=stage)
+
+        proc, out = new(), []
+        for i, batch in enumerate(three.batches(size)):
+            if i == stop:
+                blob = proc.snapshot()
+                proc = new()
+                proc.restore(blob)
+            out.append(proc.process(batch).dispatch)
+        d = pd.concat(out, ignore_index=True)
+        assert proc.describe()["agents"]["price_forecaster"]["forecasts"] > 0
+        return d.sort_values(["site", "ts_ns"], kind="stable").reset_index(drop=True)
+
+    attached = dispatch("default", 1000)
+    for other in (dispatch(None, 1700), dispatch("default", 1000, stop=25)):
+        assert other[["site", "ts_ns"]].equals(attached[["site", "ts_ns"]])
+        np.testing.assert_allclose(other["power_mw"], attached["power_mw"], atol=1e-9)
+    per_site = dispatch(None, 1700, scope="site")
+    assert len(per_site) != len(attached) or not np.allclose(
+        per_site["power_mw"], attached["power_mw"]
+    )
