@@ -402,8 +402,8 @@ impl Pipeline {
     /// per-unit records into `units` (cleared first; event indices are
     /// positions in this batch). Equal to a loop of `push_units`. With
     /// `soc_frac` (one measured state of charge per event, NaN where none),
-    /// a decided event's site takes its measurement after the decision, as
-    /// in `AgentSet::run_measured`.
+    /// a decided event's site takes its measurement just before the
+    /// decision, as in `AgentSet::run_measured`.
     ///
     /// # Errors
     /// As `process`, plus `Shape` for a `soc_frac` of another length.
@@ -456,19 +456,23 @@ impl Pipeline {
             // and counts it; in Raise mode the order was checked above.
             self.engine
                 .process(&ts_ns[i..=i], vals, &sites[i..=i], OnOutOfOrder::Skip, row)?;
-            let mut decision = if skipped {
+            if let (false, Some(x), Some(ag)) = (
+                skipped,
+                soc_frac.map(|s| s[i]).filter(|x| x.is_finite()),
+                self.agents.as_mut(),
+            ) {
+                // The reading is the state at the event's time: the decision
+                // below plans and steps from it (sites outside the fleet: none).
+                if site < ag.set.fleet().n_sites() {
+                    ag.set.sync_site_soc(site, x)?;
+                }
+            }
+            let decision = if skipped {
                 out.fill(f64::NAN);
                 None
             } else {
                 self.finish(ts, site, vals, row, out)?
             };
-            if let (Some(d), Some(x), Some(ag)) = (
-                decision.as_mut(),
-                soc_frac.map(|s| s[i]).filter(|x| x.is_finite()),
-                self.agents.as_mut(),
-            ) {
-                d.stored_mwh = ag.set.sync_site_soc(site, x)?;
-            }
             if let Some(d) = decisions.as_mut() {
                 d.write(i, decision.as_ref());
             }

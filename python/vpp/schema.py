@@ -23,8 +23,9 @@ GRID_SIGNALS: tuple[str, ...] = (
 
 #: Measured state of charge of a site's batteries, fraction of their energy
 #: capacity (from their management systems; one value for all the site's
-#: units): each finite reading becomes the state of the site's units after
-#: that event, so the agents plan from what was measured.
+#: units): each finite reading is the state of the site's units at its
+#: event's time, taken just before that event's decision, so the agents plan
+#: from what was measured.
 BATTERY_SOC = "battery_soc_frac"
 
 #: Signals of the site's own assets: the agents read them, the features do not.

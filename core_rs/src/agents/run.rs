@@ -66,10 +66,10 @@ impl AgentSet {
     }
 
     /// As `run_units`, with a measured state of charge per event
-    /// (`soc_frac`, NaN where none): after an event's decision its site's
-    /// units take the measurement (`sync_site_soc`) as their state after the
-    /// event's step, so the next decision starts from what was measured; the
-    /// event's `stored_mwh` and unit records show the measured state.
+    /// (`soc_frac`, NaN where none): a reading is the site's state at the
+    /// event's time, so its units take it (`sync_site_soc`) just before the
+    /// event's decision, which plans and steps from what was measured; the
+    /// event's `stored_mwh` is the state after that step.
     ///
     /// # Errors
     /// As `run`, plus `CoreError::Shape` for a `soc_frac` of another length.
@@ -122,6 +122,12 @@ impl AgentSet {
         buf.resize(self.fleet.n_units(), 0.0);
         for i in 0..n {
             let fc = forecasts.map(|(f, w)| &f[i * w..(i + 1) * w]);
+            if let Some(x) = soc_frac.map(|s| s[i]).filter(|x| x.is_finite()) {
+                if let Err(e) = self.sync_site_soc(sites[i], x) {
+                    self.unit_buf = buf;
+                    return Err(e);
+                }
+            }
             let d = self.decide_with(
                 ts_ns[i],
                 sites[i],
@@ -130,17 +136,13 @@ impl AgentSet {
                 fc,
                 &mut buf,
             );
-            let mut d = match d {
+            let d = match d {
                 Ok(d) => d,
                 Err(e) => {
                     self.unit_buf = buf;
                     return Err(e);
                 }
             };
-            if let Some(x) = soc_frac.map(|s| s[i]).filter(|x| x.is_finite()) {
-                // The site was checked by the decision above.
-                d.stored_mwh = self.sync_site_soc(sites[i], x)?;
-            }
             if let Some(u) = units.as_deref_mut() {
                 self.record_units(i, ts_ns[i], sites[i], d.reason, &buf, u);
             }

@@ -439,19 +439,21 @@ fn a_run_starts_each_step_from_the_measured_soc() {
         .run_measured((&ts, &sites, &f, &p), Some(&soc), None, None)
         .unwrap();
     let e = 2.0 * BatteryParams::default().energy_mwh;
-    assert!((out.stored_mwh[10] - 0.6 * e).abs() < 1e-12);
-    // The steps after the measurement start from it: the same as a set
-    // whose units were set to 0.6 at that event.
+    // The reading is the state at event 10: that event's step starts from it
+    // (discharging), the same as a set whose units were set to 0.6 just
+    // before event 10.
+    assert!(out.stored_mwh[10] < 0.6 * e - 1e-6);
     let mut model = agents(2, 2.0, false);
     let head = model
-        .run(&ts[..11], &sites[..11], &f[..11], &p[..11], None)
+        .run(&ts[..10], &sites[..10], &f[..10], &p[..10], None)
         .unwrap();
-    assert!(head.stored_mwh[10] < 0.6 * e - 1e-3 || head.stored_mwh[10] > 0.6 * e + 1e-3);
+    assert_eq!(&out.stored_mwh[..10], &head.stored_mwh[..]);
+    assert!((head.stored_mwh[9] - 0.6 * e).abs() > 1e-3);
     model.sync_site_soc(0, 0.6).unwrap();
     let tail = model
-        .run(&ts[11..], &sites[11..], &f[11..], &p[11..], None)
+        .run(&ts[10..], &sites[10..], &f[10..], &p[10..], None)
         .unwrap();
-    assert_eq!(&out.stored_mwh[11..], &tail.stored_mwh[..]);
+    assert_eq!(&out.stored_mwh[10..], &tail.stored_mwh[..]);
     assert!(matches!(
         measured.run_measured((&ts, &sites, &f, &p), Some(&soc[1..]), None, None),
         Err(CoreError::Shape(_))

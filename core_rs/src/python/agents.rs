@@ -166,7 +166,9 @@ impl PyAgentSet {
     /// dict also has `"units"`: the thinned per-unit records of the same loop
     /// (as `Pipeline.process_decide(units=True)`'s, SoC every
     /// `soc_record_s` of event time, power changes beyond
-    /// `dispatch_tolerance_mw`). Releases the GIL.
+    /// `dispatch_tolerance_mw`). `soc_frac` (one measured state of charge
+    /// per event, NaN where none) sets the event's site's units just before
+    /// its decision. Releases the GIL.
     #[pyo3(signature = (ts_ns, frequency_hz, price_per_mwh, sites=None, forecasts=None, *, units=false, soc_record_s=900.0, dispatch_tolerance_mw=0.0, soc_frac=None))]
     #[allow(clippy::too_many_arguments)]
     fn run<'py>(

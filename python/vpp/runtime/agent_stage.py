@@ -16,10 +16,10 @@ Two paths give the same decisions:
 Both paths read frequency and price from the processor's signals; without a
 ``frequency_hz`` (``price_per_mwh``) column the frequency response (trader)
 holds, which :meth:`AgentStage.describe` reports. A ``battery_soc_frac``
-reading becomes its site's units' state after that event (in the native
-loop); with ``agents.price_forecaster = "fundamental"`` the batch is cut at
-each hour's first event to hand the trader its forecast
-(:mod:`vpp.runtime.price_plans`).
+reading is its site's units' state at that event's time: they take it just
+before the event's decision (in the native loop); with
+``agents.price_forecaster = "fundamental"`` the batch is cut at each hour's
+first event to hand the traders their forecast (:mod:`vpp.runtime.price_plans`).
 
 Sites: the fleet (``battery.units_per_site`` units at every site) covers the
 sites given up front: ``vpp run`` passes the telemetry's sites; ``vpp
