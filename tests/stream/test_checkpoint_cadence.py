@@ -143,3 +143,29 @@ def test_a_crash_between_checkpoints_replays_from_the_last_one(
     assert_influx_matches(influx_fresh, tel)  # the replay overwrote, never duplicated
     assert read_topic(topics.brokers, topics.dlq) == []
     assert_features_equal_uninterrupted(topics, group, tel)
+
+
+def test_a_stop_waits_for_kafka_a_bounded_time(
+    kafka_brokers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from confluent_kafka import Producer
+
+    import vpp.stream.consumer as consumer_mod
+    from vpp.stream import StreamStopped
+
+    monkeypatch.setattr(consumer_mod, "STOP_GRACE_S", 2.5)
+    for brokers, reachable in ((kafka_brokers, True), ("127.0.0.1:9", False)):
+        service = StreamConsumer(ConsumerConfig(brokers=brokers, group="g"))
+        service._producer = Producer(
+            {"bootstrap.servers": brokers, "message.timeout.ms": 60_000, "log_level": 0}
+        )
+        service._produce(f"grace.{uuid.uuid4().hex[:8]}", b"k", b"v")
+        service.stop()  # the last checkpoint still needs this output acknowledged
+        t0 = time.monotonic()
+        if reachable:
+            service._flush()  # delivered within the grace: the stop can checkpoint
+        else:
+            with pytest.raises(StreamStopped, match="acknowledge"):
+                service._flush()
+            # Waited out the grace (not the first second's flush), then gave up.
+            assert 2.5 <= time.monotonic() - t0 < 10.0

@@ -42,6 +42,10 @@ __all__ = ["FETCH_CONFIG", "ConsumeStats", "ConsumerConfig", "StreamConsumer", "
 
 log = logging.getLogger("vpp.stream")
 
+#: Longest wait, after a stop was asked for, for Kafka to acknowledge the
+#: outputs that the last checkpoint must follow, s.
+STOP_GRACE_S = 10.0
+
 
 @dataclass
 class ConsumerConfig:
@@ -174,6 +178,7 @@ class StreamConsumer:
         self._last_checkpoint = time.monotonic()
         self._state = StateTopic(config.brokers, str(config.state_topic))
         self._stop = False
+        self._stop_at = 0.0
         self._last_activity = time.monotonic()
         self._delivery_errors: list[tuple[Any, Any]] = []
         self._consumer: Any = None
@@ -188,6 +193,7 @@ class StreamConsumer:
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish the batch in hand, checkpoint, commit and return."""
+        self._stop_at = time.monotonic()
         self._stop = True
 
     # -- main loop ---------------------------------------------------------------
@@ -392,9 +398,14 @@ class StreamConsumer:
             self._delivery_errors.append((err, msg))
 
     def _flush(self) -> None:
-        """Wait until Kafka acknowledged every produced message."""
+        """Wait until Kafka acknowledged every produced message.
+
+        After :meth:`stop` it waits :data:`STOP_GRACE_S` more at most: the
+        last checkpoint needs the outputs before it, but a Kafka that
+        cannot take them must not hold the stop forever.
+        """
         while self._producer.flush(1.0) > 0:
-            if self._stop:
+            if self._stop and time.monotonic() - self._stop_at > STOP_GRACE_S:
                 raise StreamStopped("stopped while waiting for Kafka to acknowledge outputs")
         errors, self._delivery_errors = self._delivery_errors, []
         for err, msg in errors:
