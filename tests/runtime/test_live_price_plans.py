@@ -218,3 +218,56 @@ def test_fleet_scope_on_both_agent_paths_and_across_a_restart() -> None:
     assert len(per_site) != len(attached) or not np.allclose(
         per_site["power_mw"], attached["power_mw"]
     )
+
+
+def test_a_sites_live_fleet_dispatch_equals_the_backtest_on_fleet_totals() -> None:
+    from vpp.runtime.fleet_signals import fleet_totals_at
+
+    frame3 = twin.generate(days=9, resolution="1min", sites=3, seed=11)
+    three = Telemetry.from_frame(frame3)
+    stage = AgentStage(BATTERY, AGENTS, sites=three.site_ids(), default_dt_s=60.0)
+    proc = BatchProcessor.for_signals(three.signals, model=None, agents=stage)
+    d = pd.concat([proc.process(b).dispatch for b in three.batches(1000)], ignore_index=True)
+    site = three.sites == "site_00"
+    ts = three.ts_ns[site]
+    mine = d[d["site"] == "site_00"]
+    held = pd.Series(mine["power_mw"].to_numpy(), index=mine["ts_ns"].to_numpy())
+    held = held[~held.index.duplicated(keep="last")]
+    live = held.reindex(ts, method="ffill").fillna(0.0).to_numpy()
+
+    values = np.column_stack([three.column(k) for k in SIGNALS])
+    totals = fleet_totals_at(three.ts_ns, three.sites, values, ts, (3,))
+    setup = fleet_from_settings(BATTERY, AGENTS, ["site_00"], default_dt_s=60.0)
+    want, _ = _run_hourly(
+        setup.agents,
+        setup.arbitrage,
+        ts,
+        three.column("frequency_hz")[site],
+        three.column("price_per_mwh")[site],
+        {k: totals[:, j] for j, k in enumerate(SIGNALS)},
+        "fundamental",
+        0,
+    )
+    np.testing.assert_allclose(live, want, atol=1e-9)
+    # Trading on the fleet's totals is not trading on the site's own signals.
+    own, _ = _run_hourly(
+        fleet_from_settings(BATTERY, AGENTS, ["site_00"], default_dt_s=60.0).agents,
+        setup.arbitrage,
+        ts,
+        three.column("frequency_hz")[site],
+        three.column("price_per_mwh")[site],
+        {k: three.column(k)[site] for k in SIGNALS},
+        "fundamental",
+        0,
+    )
+    assert np.abs(own - want).max() > 0.1
+
+
+def test_vpp_backtest_trades_on_the_scope_it_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["backtest", "--twin", "--days", "10", "--resolution", "1h", "--sites", "3"]
+    argv += ["--price-forecaster", "fundamental", "--json", "-q"]
+    profit = {}
+    for scope in ("fleet", "site"):
+        assert main([*argv, "--price-forecast-scope", scope]) == 0
+        profit[scope] = json.loads(capsys.readouterr().out)["arbitrage"]["profit"]
+    assert profit["fleet"] != profit["site"]

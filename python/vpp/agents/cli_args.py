@@ -83,6 +83,7 @@ def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         "solar and wind through a learnt merit order over the wind's uncertainty "
         "(fundamental; needs load_mw, solar_mw and wind_mw)",
     )
+    add_price_forecast_scope_arg(parser)
 
 
 def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +97,11 @@ def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         "solar and wind through a learnt merit order (fundamental; needs load_mw, solar_mw, "
         "wind_mw and price_per_mwh, and trades on it after 7 days of history)",
     )
+    add_price_forecast_scope_arg(parser)
+
+
+def add_price_forecast_scope_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--price-forecast-scope`` (``agents.price_forecast_scope``)."""
     parser.add_argument(
         "--price-forecast-scope",
         choices=("fleet", "site"),

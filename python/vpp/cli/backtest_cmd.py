@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+import numpy as np
+
 from vpp.cli.common import add_input_args, add_log_args, load_input, setup_logging
 from vpp.cli.train_cmd import add_model_args, config_from_args, parse_quantiles
 
@@ -65,6 +67,24 @@ def _first_site(tel: Any, mask: Any) -> Any:
     return mask & (tel.sites == site)
 
 
+def _forecaster_signals(args: argparse.Namespace, tel: Any, site: Any) -> dict[str, Any]:
+    """Load, solar, wind and temperature for the price forecaster at the traded
+    site's events: for the fundamental forecaster with several sites and the
+    fleet scope (the live default), the fleet's totals as the live fleet
+    forecaster reads them, else the site's own."""
+    names = [k for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c") if k in tel.signals]
+    fleet = getattr(args, "price_forecast_scope", "fleet") == "fleet"
+    fundamental = getattr(args, "price_forecaster", "profile") == "fundamental"
+    if not (fleet and fundamental) or len(tel.site_ids()) < 2 or not names:
+        return {k: tel.column(k)[site] for k in names}
+    from vpp.runtime.fleet_signals import fleet_totals_at
+
+    values = np.column_stack([tel.column(k) for k in names])
+    mean = tuple(j for j, k in enumerate(names) if k == "temperature_c")
+    totals = fleet_totals_at(tel.ts_ns, tel.sites, values, tel.ts_ns[site], mean)
+    return {k: totals[:, j] for j, k in enumerate(names)}
+
+
 def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, Any]:
     """The ``arbitrage`` (scored on the test events after the training ones) and
     ``frequency_response`` sections."""
@@ -104,11 +124,7 @@ def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, A
             frequency_hz=tel.column("frequency_hz")[site] if freq is not None else None,
             frequency_response=fr if fr.contracted_mw > 0 else None,
             forecaster=getattr(args, "price_forecaster", "profile"),
-            signals={
-                k: tel.column(k)[site]
-                for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")
-                if k in tel.signals
-            },
+            signals=_forecaster_signals(args, tel, site),
             score_from_ns=int(tel.ts_ns[rows][0]),
         )
     if freq is not None or getattr(args, "twin", False):

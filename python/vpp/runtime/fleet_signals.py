@@ -31,7 +31,7 @@ import numpy as np
 from vpp.errors import SnapshotError
 from vpp.runtime.event_order import after_previous
 
-__all__ = ["FleetSignals"]
+__all__ = ["FleetSignals", "fleet_totals_at"]
 
 #: Most held values one block of fleet events builds at once (bounds memory
 #: for large fleets whose sites report at different instants).
@@ -138,3 +138,34 @@ class FleetSignals:
         out = cls(held.shape[0], held.shape[1], tuple(head["mean_columns"]))
         out.held, out.last_ts = held, head["last_ts"]
         return out
+
+
+def fleet_totals_at(
+    ts_ns: np.ndarray,
+    sites: np.ndarray,
+    values: np.ndarray,
+    at_ns: np.ndarray,
+    mean_columns: tuple[int, ...] = (),
+) -> np.ndarray:
+    """The fleet totals a live fleet forecaster reads, at the times ``at_ns``.
+
+    The events (every site of the fleet) are taken in time order, as a
+    broker delivers them, through :class:`FleetSignals`; each of ``at_ns``
+    gets the totals of the fleet event at that time (NaN where there is
+    none). A backtest feeds these to its forecaster for one site's events so
+    that it trades on what the live fleet forecaster would have seen.
+
+    Returns:
+        (len(at_ns), n_columns) totals.
+    """
+    order = np.argsort(ts_ns, kind="stable")
+    names, idx = np.unique(np.asarray(sites)[order], return_inverse=True)
+    fs = FleetSignals(names.size, values.shape[1], mean_columns)
+    rows, totals = fs.update(np.asarray(ts_ns)[order], idx, values[order])
+    fleet_ts = np.asarray(ts_ns)[order][rows]
+    at = np.asarray(at_ns, dtype=np.int64)
+    if fleet_ts.size == 0:
+        return np.full((at.size, values.shape[1]), np.nan)
+    pos = np.minimum(np.searchsorted(fleet_ts, at), fleet_ts.size - 1)
+    found = fleet_ts[pos] == at
+    return np.where(found[:, None], totals[pos], np.nan)
