@@ -258,7 +258,7 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
                 and all(v == 0 for v in lag)
                 and value(s, "vpp_events_out_total", kind="store_point") >= len(tel)
                 # Offsets are committed with the checkpoints, up to a second later.
-                and value(s, "vpp_stage_latency_seconds_count", stage="commit") > 0
+                and value(s, "vpp_stage_latency_seconds_count", stage="checkpoint") > 0
             )
 
         s = _wait_for(url, done)
@@ -269,7 +269,8 @@ def test_vpp_consume_serves_metrics(kafka_brokers, kafka_topic, tmp_path):
     assert value(s, "vpp_events_in_total", source="kafka") == total
     assert sum(v for k, v in s.items() if k[0] == "vpp_dlq_total") == len(bad)
     assert lags and all(v == 0 for v in lags.values())  # caught up on every partition
-    for stage in ("batch", "pipeline", "store_write", "produce_flush", "commit"):
+    assert value(s, "vpp_checkpoint_bytes_total") > 0
+    for stage in ("batch", "pipeline", "store_write", "produce_flush", "commit", "checkpoint"):
         assert value(s, "vpp_stage_latency_seconds_count", stage=stage) > 0, stage
     assert value(s, "vpp_events_out_total", kind="store_point") >= len(tel)
     assert value(s, "vpp_last_event_timestamp_seconds") == pytest.approx(tel.ts_ns.max() / 1e9)

@@ -85,6 +85,9 @@ FLEET_SOC = Gauge("vpp_fleet_soc_frac", "Mean state of charge of a site's batter
 FLEET_ENERGY = Gauge("vpp_fleet_energy_mwh", "Energy stored in a site's batteries", ["site"])
 LAST_EVENT = Gauge("vpp_last_event_timestamp_seconds", "Event time of the newest event seen")
 TOOL_CALLS = Counter("vpp_mcp_tool_calls", "MCP tool calls", ["tool", "outcome"])
+CHECKPOINT_BYTES = Counter(
+    "vpp_checkpoint_bytes", "Bytes of partition state written to the consumer's state topic"
+)
 
 #: Forecast errors put into the histogram per batch (the MAE gauge uses all).
 ERROR_SAMPLES_PER_BATCH = 256
@@ -344,6 +347,18 @@ def instrument_consumer(service: Any) -> ForecastErrorTracker:
     _wrap(service, "_write_store", store)
     _wrap(service, "_flush", timed("produce_flush"))
     _wrap(service, "_commit", timed("commit"))
+
+    def checkpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            before = service.stats.checkpoint_bytes
+            with time_stage("checkpoint"):  # counted before the stage's time shows
+                result = fn(*a, **k)
+                CHECKPOINT_BYTES.inc(service.stats.checkpoint_bytes - before)
+            return result
+
+        return wrapped
+
+    _wrap(service, "_checkpoint", checkpoint)
     return tracker
 
 
