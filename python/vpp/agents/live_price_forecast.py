@@ -9,7 +9,7 @@ runs the same hourly step (``hour_forecast``) when an hour begins: fed the
 same events in any batching it gives the batch forecaster's rows (up to the
 rounding of hourly means summed in pieces). It keeps only the hours the
 step reads (:data:`~vpp.agents.fundamental_forecast.LOOKBACK_H`) and
-``max_history_days`` of events, so its state is bounded (0.8 MB per site at
+``max_history_days`` of events, so its state is bounded (0.8 MB per forecaster at
 1-minute resolution), and goes into a snapshot, so a restarted service
 forecasts on as if it had not stopped.
 

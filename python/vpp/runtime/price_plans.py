@@ -19,8 +19,9 @@ The forecasters' state is part of the processor snapshot (consumer
 checkpoints): 40 bytes per event kept (one per 10 minutes) for the price
 curve's refits. The live forecasters keep :data:`HISTORY_DAYS` (90) days of
 them; with the six weeks of hourly history the step reads and the curve that
-is 0.8 MB per site however long the stream (measured over a year of 1-minute
-events), well inside the state topic's 64 MiB messages. (A backtest's
+is 0.8 MB per forecaster however long the stream (measured over a year of
+1-minute events), well inside the state topic's 64 MiB messages; the fleet
+scope's held readings add 32 bytes per site. (A backtest's
 batch forecaster learns from its whole history, so the two agree for the
 first 90 days.)
 """
