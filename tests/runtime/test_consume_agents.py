@@ -85,28 +85,30 @@ def test_consume_dispatches_the_configured_fleet(
         assert got[key] == pytest.approx(value, rel=1e-9), key
 
 
+@pytest.mark.parametrize("scope", ["fleet", "site"])
 def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
     topics: StreamTopics,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    scope: str,
 ) -> None:
+    import pandas as pd
+
+    from tests.stream.helpers import read_topic
     from vpp import twin
-    from vpp.io import Telemetry
     from vpp.stream.producer import produce_telemetry
 
-    sites = "site_00,site_01"
-    # One forecaster per site: a partition's fleet totals would cover only
-    # the sites it carries, which the one-process reference below does not split.
+    sites = "site_00,site_01,site_02"
     env = {
         "VPP_SITES_IDS": sites,
         "VPP_AGENTS_PRICE_FORECASTER": "fundamental",
-        "VPP_AGENTS_PRICE_FORECAST_SCOPE": "site",
+        "VPP_AGENTS_PRICE_FORECAST_SCOPE": scope,
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     # 9 hourly days: forecasts from day 7 on, so the forecasters' history
     # must come through the checkpoint for the second consumer to trade as one.
-    tel = Telemetry.from_frame(twin.generate(days=9, resolution="1h", sites=2, seed=8))
+    tel = Telemetry.from_frame(twin.generate(days=9, resolution="1h", sites=3, seed=8))
     produce_telemetry(tel, topics.brokers, topics.topic)
     db = tmp_path / "store.sqlite"
     group = f"fundamental.{uuid.uuid4().hex[:8]}"
@@ -116,11 +118,21 @@ def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
     second = finish(start_consumer([*cmd, "--idle-exit-s", "3"], log), log)
     assert first["events"] + second["events"] == len(tel)
 
+    # Reference: one uninterrupted processor per partition over its events
+    # (with the fleet scope a partition's fleet totals are its own sites').
+    part = {m.key().decode(): m.partition() for m in read_topic(topics.brokers, topics.topic)}
+    assert len(set(part.values())) < 3  # some partition carries two sites' fleet totals
     cfg = load_config(env=env)
-    stage = AgentStage(cfg.battery, cfg.agents, sites=sites.split(","))
-    proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
-    want = proc.process(tel)
-    assert proc.describe()["agents"]["price_forecaster"]["forecasts"] == 2 * 48
+    want, forecasts = [], 0
+    for p in sorted(set(part.values())):
+        rows = np.flatnonzero([part[s] == p for s in tel.sites.tolist()])
+        sub = Telemetry(tel.ts_ns[rows], tel.sites[rows], tel.values[rows], tel.signals)
+        stage = AgentStage(cfg.battery, cfg.agents, sites=sites.split(","))
+        proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
+        want.append(proc.process(sub).dispatch)
+        forecasts += proc.describe()["agents"]["price_forecaster"]["forecasts"]
+    # 48 hours after the warm-up: per forecaster, one per partition or per site.
+    assert forecasts == 48 * (len(set(part.values())) if scope == "fleet" else 3)
     with open_store(db, read_only=True) as store:
         dispatch = store.dispatch_range()
-    assert_same_records(dispatch, want.dispatch, "sqlite dispatch")
+    assert_same_records(dispatch, pd.concat(want, ignore_index=True), "sqlite dispatch")
