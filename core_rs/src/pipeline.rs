@@ -260,13 +260,15 @@ impl Pipeline {
         self.agents.take().map(|a| a.set)
     }
 
-    /// Forecast (and decide) for an event whose features are in `feats`.
+    /// Forecast (and decide) for an event whose features are in `feats`;
+    /// a finite `soc_frac` is the site's measured state at the event's time,
+    /// which its units take just before the decision.
     #[inline]
     fn finish(
         &mut self,
-        ts_ns: i64,
-        site: usize,
+        (ts_ns, site): (i64, usize),
         values: &[f64],
+        soc_frac: Option<f64>,
         feats: &[f64],
         preds: &mut [f64],
     ) -> CoreResult<Option<Decision>> {
@@ -285,6 +287,9 @@ impl Pipeline {
         // error: one stray site id must not stop a stream.
         if site >= ag.set.fleet().n_sites() {
             return Ok(None);
+        }
+        if let Some(x) = soc_frac.filter(|x| x.is_finite()) {
+            ag.set.sync_site_soc(site, x)?;
         }
         let at = |c: Option<usize>| c.map_or(f64::NAN, |c| values[c]);
         let d = ag.set.decide(
@@ -315,7 +320,7 @@ impl Pipeline {
     ) -> CoreResult<Option<Decision>> {
         self.check_preds(preds.len(), 1)?;
         self.engine.push(ts_ns, site, values, feats)?;
-        self.finish(ts_ns, site, values, feats, preds)
+        self.finish((ts_ns, site), values, None, feats, preds)
     }
 
     /// As `push`, and the event's per-unit records (event index 0) into
@@ -456,22 +461,11 @@ impl Pipeline {
             // and counts it; in Raise mode the order was checked above.
             self.engine
                 .process(&ts_ns[i..=i], vals, &sites[i..=i], OnOutOfOrder::Skip, row)?;
-            if let (false, Some(x), Some(ag)) = (
-                skipped,
-                soc_frac.map(|s| s[i]).filter(|x| x.is_finite()),
-                self.agents.as_mut(),
-            ) {
-                // The reading is the state at the event's time: the decision
-                // below plans and steps from it (sites outside the fleet: none).
-                if site < ag.set.fleet().n_sites() {
-                    ag.set.sync_site_soc(site, x)?;
-                }
-            }
             let decision = if skipped {
                 out.fill(f64::NAN);
                 None
             } else {
-                self.finish(ts, site, vals, row, out)?
+                self.finish((ts, site), vals, soc_frac.map(|s| s[i]), row, out)?
             };
             if let Some(d) = decisions.as_mut() {
                 d.write(i, decision.as_ref());

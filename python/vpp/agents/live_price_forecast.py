@@ -27,8 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vpp import npz_state
 from vpp.agents.fundamental_forecast import (
     LOOKBACK_H,
     Carry,
@@ -312,10 +311,7 @@ class LivePriceForecaster:
         }
         if c.curve is not None:
             arrays.update(net=c.curve.net, share=c.curve.share, table=c.curve.table)
-        buf = io.BytesIO()
-        arrays["head"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
-        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwds
-        return buf.getvalue()
+        return npz_state.pack(arrays, head)
 
     @classmethod
     def restore(cls, blob: bytes) -> LivePriceForecaster:
@@ -324,10 +320,8 @@ class LivePriceForecaster:
         Raises:
             SnapshotError: Bytes that are not such a snapshot.
         """
+        arrays, head = npz_state.unpack(blob, "price forecaster")
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-                head = json.loads(bytes(z["head"]).decode())
-                arrays = {k: z[k] for k in z.files if k != "head"}
             if head.get("version") != _SNAPSHOT_VERSION:
                 raise SnapshotError(
                     f"price forecaster snapshot version {head.get('version')!r}, "

@@ -229,19 +229,22 @@ class AgentStage:
         (``sites``: names, or the agents' site indices as integers)."""
         if self.plans is None or not len(ts_ns):
             return [(0, len(ts_ns), [])]
-        assert self.setup is not None
         if sites.dtype.kind not in "iu":
-            index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
-            sites = np.fromiter((index.get(str(s), -1) for s in sites), np.int64, len(sites))
+            sites = self._site_index(sites)
         plans = self.plans.plans(ts_ns, sites, values, self.signals)
         return chunks(len(ts_ns), plans)
+
+    def _site_index(self, sites: np.ndarray) -> np.ndarray:
+        """The agents' site index of each event (-1: a site outside the fleet)."""
+        assert self.setup is not None
+        index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
+        return np.fromiter((index.get(str(s), -1) for s in sites), np.int64, len(sites))
 
     def run_alone(self, batch: Telemetry, values: np.ndarray) -> dict[str, np.ndarray]:
         """Decisions of the standalone path, in the shape of ``process_decide``'s."""
         assert self.agents is not None and self.setup is not None
         n = len(batch)
-        index = {s: i for i, s in enumerate(self.setup.fleet.sites)}
-        site_idx = np.fromiter((index.get(str(s), -1) for s in batch.sites), np.int64, n)
+        site_idx = self._site_index(batch.sites)
         keep = (site_idx >= 0) & in_order(batch.ts_ns, batch.sites, self._last_ts)
         col = {s: j for j, s in enumerate(self.signals)}
 
@@ -280,11 +283,10 @@ class AgentStage:
                 out[k][keep] = decided[k]
             # Event indices of the kept events -> indices in the batch.
             where = np.flatnonzero(keep)
-            assert merged is not None
-            units = merged
+            assert merged is not None  # every chunk ran with units=True
             for k in ("dispatch_event", "soc_event"):
-                units[k] = where[units[k]]
-            self._units = units
+                merged[k] = where[merged[k]]
+            self._units = merged
         return out
 
     # -- records -----------------------------------------------------------------

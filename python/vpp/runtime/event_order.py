@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["after_previous", "in_order", "step_s"]
+__all__ = ["after_previous", "in_order", "rows_by_code", "step_s"]
 
 
 def step_s(ts_ns: np.ndarray, sites: np.ndarray) -> float | None:
@@ -32,6 +32,14 @@ def after_previous(ts_ns: np.ndarray, last: int | None) -> tuple[np.ndarray, int
     return ts_ns > prior, int(before[-1] if last is None else max(before[-1], last))
 
 
+def rows_by_code(codes: np.ndarray, n_codes: int) -> list[np.ndarray]:
+    """Positions of each code ``0..n_codes-1`` in ``codes``, in order (one sort;
+    other codes, e.g. -1, are left out)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_codes + 1))
+    return [order[bounds[k] : bounds[k + 1]] for k in range(n_codes)]
+
+
 def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> np.ndarray:
     """Events after their site's previous accepted one (the engine's skip rule).
 
@@ -39,11 +47,7 @@ def in_order(ts_ns: np.ndarray, sites: np.ndarray, last_ts: dict[str, int]) -> n
     """
     ok = np.zeros(len(ts_ns), dtype=bool)
     uniq, inv = np.unique(sites, return_inverse=True)
-    # One sort groups the events by site, each site's in batch order.
-    order = np.argsort(inv, kind="stable")
-    bounds = np.searchsorted(inv[order], np.arange(uniq.size + 1))
-    for k, site in enumerate(uniq):
-        where = order[bounds[k] : bounds[k + 1]]
+    for site, where in zip(uniq, rows_by_code(inv, uniq.size), strict=True):
         ok[where], last = after_previous(ts_ns[where], last_ts.get(str(site)))
         assert last is not None
         last_ts[str(site)] = last

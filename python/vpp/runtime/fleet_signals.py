@@ -23,13 +23,11 @@ what their sites hold). With a single site the stream is that site's own.
 
 from __future__ import annotations
 
-import io
-import json
-
 import numpy as np
 
+from vpp import npz_state
 from vpp.errors import SnapshotError
-from vpp.runtime.event_order import after_previous
+from vpp.runtime.event_order import after_previous, rows_by_code
 
 __all__ = ["FleetSignals", "fleet_totals_at"]
 
@@ -67,44 +65,40 @@ class FleetSignals:
             (k, n_columns) totals.
         """
         width = values.shape[1]
-        # Each site's events, in order, grouped by one sort.
-        order = np.argsort(site_idx, kind="stable")
-        bounds = np.searchsorted(site_idx[order], np.arange(self.held.shape[0] + 1))
-        site_rows = [order[bounds[s] : bounds[s + 1]] for s in range(self.held.shape[0])]
+        site_rows = rows_by_code(site_idx, self.held.shape[0])
         taken, self.last_ts = after_previous(np.asarray(ts_ns, dtype=np.int64), self.last_ts)
         rows = np.flatnonzero(taken)
         totals = np.empty((rows.size, width))
         per_block = max(1, _BLOCK_VALUES // max(1, self.held.shape[0]))
-        for a in range(0, rows.size, per_block):
-            block = rows[a : a + per_block]
-            for j in range(width):
-                totals[a : a + block.size, j] = self._totals(
-                    block, site_idx, site_rows, values[:, j], j
-                )
-        for s, mine in enumerate(site_rows):
-            for j in range(width):
-                ok = mine[np.isfinite(values[mine, j])]
-                if ok.size:
-                    self.held[s, j] = values[ok[-1], j]
+        for j in range(width):
+            col = values[:, j]
+            # Each site's events with a reading of this signal, in order.
+            have = [mine[np.isfinite(col[mine])] for mine in site_rows]
+            for a in range(0, rows.size, per_block):
+                block = rows[a : a + per_block]
+                totals[a : a + block.size, j] = self._totals(block, site_idx, have, col, j)
+            for s, h in enumerate(have):
+                if h.size:
+                    self.held[s, j] = col[h[-1]]
         return rows, totals
 
     def _totals(
         self,
         rows: np.ndarray,
         site_idx: np.ndarray,
-        site_rows: list[np.ndarray],
+        have: list[np.ndarray],
         col: np.ndarray,
         j: int,
     ) -> np.ndarray:
-        """Column ``j``'s fleet value at each of ``rows``."""
-        grid = np.empty((rows.size, len(site_rows)))
-        for s, mine in enumerate(site_rows):
-            have = mine[np.isfinite(col[mine])]
-            if have.size == 0:
+        """Column ``j``'s fleet value at each of ``rows`` (``have``: each site's
+        events with a reading, from before this batch's held values on)."""
+        grid = np.empty((rows.size, len(have)))
+        for s, h in enumerate(have):
+            if h.size == 0:
                 grid[:, s] = self.held[s, j]
                 continue
-            last = np.searchsorted(have, rows, side="right") - 1
-            grid[:, s] = np.where(last >= 0, col[have[np.maximum(last, 0)]], self.held[s, j])
+            last = np.searchsorted(h, rows, side="right") - 1
+            grid[:, s] = np.where(last >= 0, col[h[np.maximum(last, 0)]], self.held[s, j])
         own = col[rows]
         grid[np.arange(rows.size), site_idx[rows]] = own
         with np.errstate(invalid="ignore"):
@@ -117,10 +111,8 @@ class FleetSignals:
 
     def snapshot(self) -> bytes:
         """The held readings and the last fleet event's time."""
-        buf = io.BytesIO()
-        head = json.dumps({"last_ts": self.last_ts, "mean_columns": list(self.mean_columns)})
-        np.savez(buf, held=self.held, head=np.frombuffer(head.encode(), np.uint8))
-        return buf.getvalue()
+        head = {"last_ts": self.last_ts, "mean_columns": list(self.mean_columns)}
+        return npz_state.pack({"held": self.held}, head)
 
     @classmethod
     def restore(cls, blob: bytes) -> FleetSignals:
@@ -129,14 +121,13 @@ class FleetSignals:
         Raises:
             SnapshotError: Bytes that are not such a snapshot.
         """
+        arrays, head = npz_state.unpack(blob, "fleet signals")
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-                held = np.array(z["held"], dtype=np.float64)
-                head = json.loads(bytes(z["head"]).decode())
-        except (OSError, ValueError, KeyError) as exc:
-            raise SnapshotError(f"not a fleet signals snapshot: {exc}") from None
-        out = cls(held.shape[0], held.shape[1], tuple(head["mean_columns"]))
-        out.held, out.last_ts = held, head["last_ts"]
+            held = np.array(arrays["held"], dtype=np.float64)
+            out = cls(held.shape[0], held.shape[1], tuple(head["mean_columns"]))
+            out.held, out.last_ts = held, head["last_ts"]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"corrupt fleet signals snapshot: {exc}") from None
         return out
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS
 from vpp.agents.live_price_forecast import LivePriceForecaster
 from vpp.errors import ParameterError
+from vpp.runtime.event_order import rows_by_code
 from vpp.runtime.fleet_signals import FleetSignals
 
 __all__ = ["NEEDED_SIGNALS", "SCOPES", "Plan", "PricePlans", "chunks", "merge_decisions"]
@@ -129,17 +130,11 @@ class PricePlans:
         if self.scope == "fleet":
             return self._fleet_plans(ts_ns, site_idx, values, col)
         out: list[Plan] = []
-        # One sort groups the batch by site (events of a site keep their order).
-        order = np.argsort(site_idx, kind="stable")
-        bounds = np.searchsorted(site_idx[order], np.arange(len(self.sites) + 1))
-        for i, site in enumerate(self.sites):
-            where = order[bounds[i] : bounds[i + 1]]
+        for i, where in enumerate(rows_by_code(site_idx, len(self.sites))):
             if where.size == 0:
                 continue
-            sig = {
-                s: values[where, col[s]] for s in (*REQUIRED_SIGNALS, "temperature_c") if s in col
-            }
-            made = self.forecasters[site].update(
+            sig = {s: values[where, col[s]] for s in _SIGNALS if s in col}
+            made = self.forecasters[self.sites[i]].update(
                 ts_ns[where], values[where, col["price_per_mwh"]], sig
             )
             out += [Plan(int(where[f.index]), i, f.ts_ns, f.prices.tolist()) for f in made]
@@ -162,11 +157,11 @@ class PricePlans:
         # The price is the area's: each fleet event's own, never summed.
         price = values[mine[rows], col["price_per_mwh"]]
         made = self.forecasters["@fleet"].update(ts_ns[mine][rows], price, sig)
-        return [
-            Plan(int(mine[rows[f.index]]), i, f.ts_ns, f.prices.tolist())
-            for f in made
-            for i in range(len(self.sites))
-        ]
+        out: list[Plan] = []
+        for f in made:  # the same forecast for every site's trader
+            index, prices = int(mine[rows[f.index]]), f.prices.tolist()
+            out += [Plan(index, i, f.ts_ns, prices) for i in range(len(self.sites))]
+        return out
 
     def describe(self) -> dict[str, int | str]:
         """The forecaster and what it did, for run summaries."""
