@@ -415,9 +415,8 @@ class StreamConsumer:
         self, written: list[tuple[Telemetry, BatchOutput]], dead: list[tuple[Any, str]]
     ) -> None:
         assert self.store is not None
-        before = self._retry.retries
         self.stats.store_points += write_poll(self.store, written, dead, self._retry)
-        self.stats.store_retries += self._retry.retries - before
+        self.stats.store_retries = self._retry.retries  # both live as long as the service
 
     def _commit(self, touched: list[PartitionState]) -> None:
         from confluent_kafka import KafkaException, TopicPartition
