@@ -24,6 +24,7 @@ from vpp.agents.config import (
 )
 from vpp.agents.oracle import OracleLimits, oracle_dp, oracle_lp
 from vpp.agents.price_forecast import hour_starts
+from vpp.agents.published_feed import PublishedFeed
 from vpp.errors import ParameterError
 
 __all__ = [
@@ -122,6 +123,7 @@ def arbitrage_backtest(
     forecaster: str = "profile",
     signals: Mapping[str, npt.ArrayLike] | None = None,
     score_from_ns: int | None = None,
+    feed: PublishedFeed | None = None,
 ) -> dict[str, float]:
     """Trade a battery over a price series and compare with perfect foresight.
 
@@ -154,6 +156,9 @@ def arbitrage_backtest(
             the agents and forecasters see the earlier events as history,
             as a trader that goes live with a record behind it. None scores
             every event, warm-up included.
+        feed: Published wind and solar forecasts
+            (:class:`~vpp.agents.published_feed.PublishedFeed`) for the
+            ``"fundamental"`` forecaster, each read from its issue time on.
 
     Returns:
         ``{"profit", "oracle_profit", "capture_ratio", "cycles",
@@ -192,8 +197,15 @@ def arbitrage_backtest(
         raise ParameterError(
             f"invalid parameter: score_from_ns: leaves {ts.size - split} events to score, need 2"
         )
+    if feed is not None and (forecaster != "fundamental" or forecasts is not None):
+        raise ParameterError(
+            "invalid parameter: feed: published forecasts are read by the fundamental "
+            f"forecaster only (forecaster={forecaster!r})"
+        )
     if forecasts is None and forecaster != "profile":
-        power_mw, unscored_wear = _run_hourly(agents, arb, ts, f, p, signals, forecaster, split)
+        power_mw, unscored_wear = _run_hourly(
+            agents, arb, ts, f, p, signals, forecaster, split, feed
+        )
     else:
         fc = None if forecasts is None else np.ascontiguousarray(forecasts, dtype=np.float64)
         power_mw = np.empty(ts.size)
@@ -230,10 +242,12 @@ def hourly_price_forecasts(
     p: np.ndarray,
     signals: Mapping[str, npt.ArrayLike] | None,
     forecaster: str,
+    feed: PublishedFeed | None = None,
 ) -> dict[int, list[float]]:
     """The forecast the trader gets at the first event of each hour, by event
     index (hours still in the forecaster's warm-up are absent: the trader
-    keeps its built-in forecaster there)."""
+    keeps its built-in forecaster there); ``feed`` goes to the fundamental
+    forecaster."""
     from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
     from vpp.agents.price_forecast import MlPriceForecaster
 
@@ -247,7 +261,11 @@ def hourly_price_forecasts(
         if forecaster == "ml"
         else FundamentalPriceForecaster(horizon_h=arb.horizon_steps)
     )
-    hourly = model.forecast(ts, p, signals)
+    hourly = (
+        model.forecast(ts, p, signals, feed=feed)
+        if isinstance(model, FundamentalPriceForecaster)
+        else model.forecast(ts, p, signals)
+    )
     hour = ts // 3_600_000_000_000
     starts = hour_starts(ts)
     rows = hourly.prices[hour[starts] - hour[0]]
@@ -265,6 +283,7 @@ def _run_hourly(
     signals: Mapping[str, npt.ArrayLike] | None,
     forecaster: str,
     split: int,
+    feed: PublishedFeed | None = None,
 ) -> tuple[np.ndarray, float]:
     """Run the agents hour by hour, handing the trader the forecast made at
     the start of each hour.
@@ -273,7 +292,7 @@ def _run_hourly(
         Total fleet power per event, and the degradation cost of the events
         before ``split``.
     """
-    plans = hourly_price_forecasts(arb, ts, p, signals, forecaster)
+    plans = hourly_price_forecasts(arb, ts, p, signals, forecaster, feed)
     starts = hour_starts(ts)
     ends = np.r_[starts[1:], ts.size]
     power = np.empty(ts.size)

@@ -75,6 +75,7 @@ from vpp.agents.hour_profiles import (
 )
 from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.agents.price_forecast import HourlyForecast, checked_series, hour_starts, hourly_means
+from vpp.agents.published_feed import PublishedFeed
 from vpp.errors import ParameterError
 
 __all__ = ["REQUIRED_SIGNALS", "FundamentalPriceForecaster"]
@@ -127,6 +128,8 @@ class Hours:
     #: Hour row of the arrays' first row: a live forecaster keeps only the
     #: last weeks (:data:`LOOKBACK_H` hours are all the step reads).
     row0: int = 0
+    #: Published wind and solar forecasts, read by issue time (None: none).
+    feed: PublishedFeed | None = None
 
 
 @dataclass
@@ -139,6 +142,9 @@ class Carry:
     tau_w: float = 10.0
     ci_mean: float = 0.7
     beta: float = 0.0
+    #: The published wind forecast's error in the wind score: mean, standard
+    #: deviation and time constant (hours), learnt at each refit.
+    feed_error: tuple[float, float, float] | None = None
 
 
 def checked_signals(
@@ -241,6 +247,7 @@ class FundamentalPriceForecaster:
         ts_ns: npt.ArrayLike,
         prices: npt.ArrayLike,
         signals: Mapping[str, npt.ArrayLike] | None,
+        feed: PublishedFeed | None = None,
     ) -> HourlyForecast:
         """Forecasts at the first event of every hour of a series.
 
@@ -280,6 +287,7 @@ class FundamentalPriceForecaster:
             ev_x=curve_features(load[kept], solar[kept], wind[kept]),
             ev_wind=wind[kept],
             ev_hour=ts[kept] // _NS_PER_HOUR - hour[0],
+            feed=feed,
         )
         carry = Carry(np.random.default_rng(self.seed))
         out = np.full((m, self.horizon_h), np.nan)
@@ -328,6 +336,10 @@ class FundamentalPriceForecaster:
             keep = np.isfinite(recent_w)
             c.wind_hist = np.sort(recent_w[keep])
             c.tau_w = _score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
+            if hist.feed is not None:
+                ev_abs = hist.hour0 + hist.ev_hour[lo:hi][keep]
+                fw, _ = hist.feed.known(ev_abs * _NS_PER_HOUR, ev_abs)
+                c.feed_error = _feed_error(recent_t[keep], recent_w[keep], fw, c.wind_hist, norm)
         if h % 24 == 0 or h == self.warmup_h:
             c.ci_mean = mean_clear_sky_index(sh, hist.envelope, r)
             c.beta = temperature_sensitivity(lh, th, hour0, r)
@@ -338,8 +350,11 @@ class FundamentalPriceForecaster:
         z0 = _score(c.wind_hist, w0, norm)
         rho = np.exp(-(k + 0.5) / c.tau_w)
         z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * _Z_NODES[None, :]
-        wind_q = np.quantile(c.wind_hist, norm.cdf(z))
         target = r + k
+        feed_solar = None
+        if hist.feed is not None and c.feed_error is not None:
+            z, feed_solar = _with_feed(z, hist.feed, hour0 + r, z0, c, norm, k)
+        wind_q = np.quantile(c.wind_hist, norm.cdf(z))
         load_fc, _ = load_profiles(lh, th, hour0, r, target)
         # The first event is compared with the first events of the same
         # hour on past days: the hour's mean would mix in its ramp.
@@ -358,6 +373,8 @@ class FundamentalPriceForecaster:
         scale = float(hist.solar_max[r - 1]) if r > 0 else 0.0
         ci_now = clear_sky_index_now(first[:, 2], scale, r, s0, c.ci_mean)
         solar_fc = clear * (c.ci_mean + (ci_now - c.ci_mean) * np.exp(-k / tau_s))
+        if feed_solar is not None:
+            solar_fc = np.where(np.isfinite(feed_solar), feed_solar, solar_fc)
         x = curve_features(np.repeat(load_fc, _NODES), np.repeat(solar_fc, _NODES), wind_q.ravel())
         g = c.curve(x).reshape(self.horizon_h, _NODES) @ _Z_WEIGHTS
         now = curve_features(np.array([l0]), np.array([s0]), np.array([w0]))
@@ -377,12 +394,70 @@ class FundamentalPriceForecaster:
 def _score(sorted_hist: np.ndarray, value: float, norm) -> float:  # type: ignore[no-untyped-def]
     """Gaussian score of ``value`` under the empirical distribution; on an
     atom (many equal values, e.g. 0 or rated power) the normal's mean there."""
-    lo = np.searchsorted(sorted_hist, value, side="left") / sorted_hist.size
-    hi = np.searchsorted(sorted_hist, value, side="right") / sorted_hist.size
-    a, b = norm.ppf(np.clip([lo, hi], 1e-6, 1 - 1e-6))
-    if b - a > 0.05:
-        return float((norm.pdf(a) - norm.pdf(b)) / max(norm.cdf(b) - norm.cdf(a), 1e-12))
-    return float(0.5 * (a + b))
+    return float(_scores(sorted_hist, np.array([value]), norm)[0])
+
+
+def _scores(sorted_hist: np.ndarray, values: np.ndarray, norm) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """:func:`_score` of each of ``values``."""
+    lo = np.searchsorted(sorted_hist, values, side="left") / sorted_hist.size
+    hi = np.searchsorted(sorted_hist, values, side="right") / sorted_hist.size
+    a, b = norm.ppf(np.clip(lo, 1e-6, 1 - 1e-6)), norm.ppf(np.clip(hi, 1e-6, 1 - 1e-6))
+    atom = b - a > 0.05
+    mass = np.maximum(norm.cdf(b) - norm.cdf(a), 1e-12)
+    return np.where(atom, (norm.pdf(a) - norm.pdf(b)) / mass, 0.5 * (a + b))
+
+
+def _feed_error(  # type: ignore[no-untyped-def]
+    ts: np.ndarray, wind: np.ndarray, feed_wind: np.ndarray, sorted_hist: np.ndarray, norm
+) -> tuple[float, float, float] | None:
+    """Mean, standard deviation and time constant (hours) of the published
+    wind forecast's error in the wind score, from events with a forecast for
+    their hour (None when fewer than two days of them).
+
+    The time constant comes from the error's autocorrelation one hour apart
+    (``exp(-1 h / tau)`` for an AR(1) error); 12 h when it cannot tell.
+    """
+    ok = np.isfinite(feed_wind)
+    if ok.sum() < 48:
+        return None
+    t, e = ts[ok], _scores(sorted_hist, wind[ok], norm) - _scores(sorted_hist, feed_wind[ok], norm)
+    bias, std = float(e.mean()), float(e.std())
+    if not std > 1e-6:
+        return bias, 1e-6, 12.0
+    later = np.searchsorted(t, t + _NS_PER_HOUR)
+    pair = later < t.size
+    pair[pair] &= t[later[pair]] == t[pair] + _NS_PER_HOUR
+    if pair.sum() < 24:
+        return bias, std, 12.0
+    d0, d1 = e[pair] - bias, e[later[pair]] - bias
+    rho = min(max(float(np.mean(d0 * d1)) / std**2, 0.05), 0.999)
+    return bias, std, -1.0 / math.log(rho)
+
+
+def _with_feed(  # type: ignore[no-untyped-def]
+    z: np.ndarray, feed: PublishedFeed, abs_hour: int, z0: float, c: Carry, norm, k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wind-score nodes where the feed forecasts the hour, and its solar.
+
+    The score there is the forecast's plus the error learnt: its mean, and
+    the error seen now (the wind now against the forecast for this hour)
+    fading with the error's time constant; the spread is what of the error
+    has not been seen. Hours the feed does not cover keep ``z``.
+    """
+    assert c.feed_error is not None
+    bias, std, tau = c.feed_error
+    now_ns = abs_hour * _NS_PER_HOUR
+    wind, solar = feed.known(now_ns, abs_hour + k)
+    covered = np.isfinite(wind)
+    if not covered.any():
+        return z, solar
+    w_now, _ = feed.known(now_ns, np.array([abs_hour]))
+    e0 = z0 - float(_scores(c.wind_hist, w_now, norm)[0]) if np.isfinite(w_now[0]) else bias
+    rho = np.exp(-(k + 0.5) / tau)
+    centre = _scores(c.wind_hist, np.nan_to_num(wind), norm) + bias + (e0 - bias) * rho
+    spread = std * np.sqrt(1.0 - rho**2)
+    fed = centre[:, None] + spread[:, None] * _Z_NODES[None, :]
+    return np.where(covered[:, None], fed, z), solar
 
 
 def _score_time_constant(ts: np.ndarray, wind: np.ndarray, sorted_hist: np.ndarray, norm) -> float:  # type: ignore[no-untyped-def]

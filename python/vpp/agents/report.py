@@ -1,7 +1,8 @@
 """Quality figures of the agents on a year of twin data (for the README).
 
 Run ``python -m vpp.agents.report [--days 365] [--seed 1]
-[--price-forecaster profile|ml|fundamental] [--history-days 28]``; prints one
+[--price-forecaster profile|ml|fundamental] [--history-days 28]
+[--published-forecasts]``; prints one
 JSON object with the arbitrage and frequency-response backtests:
 
 * arbitrage: one 1 MW / 2 MWh battery, round trip 0.9025, €5/MWh wear, on
@@ -31,14 +32,24 @@ __all__ = ["main", "year_report"]
 
 
 def year_report(
-    days: float = 365.0, seed: int = 1, forecaster: str = "profile", history_days: float = 0.0
+    days: float = 365.0,
+    seed: int = 1,
+    forecaster: str = "profile",
+    history_days: float = 0.0,
+    feed: bool = False,
 ) -> dict[str, object]:
     """Both backtests on ``days`` of 1-minute twin data (``forecaster``: the
     trader's price forecaster, see :data:`vpp.agents.backtest.FORECASTERS`;
-    ``history_days``: unscored days the trader lives through first)."""
+    ``history_days``: unscored days the trader lives through first;
+    ``feed``: the fundamental forecaster reads the twin's published
+    day-ahead wind and solar forecasts)."""
+    from vpp.agents.published_feed import PublishedFeed
     from vpp.twin import generate
+    from vpp.twin.forecast_feed import published_forecasts
 
-    full = generate(days=history_days + days, resolution="1min", sites=1, seed=seed)
+    span = {"days": history_days + days, "resolution": "1min", "sites": 1, "seed": seed}
+    full = generate(**span)
+    published = PublishedFeed.from_frame(published_forecasts(**span)) if feed else None
     ts_full = pd.DatetimeIndex(full["timestamp"]).asi8
     score_from = int(ts_full[0] + round(history_days * 86_400e9))
     scored = ts_full >= score_from
@@ -53,6 +64,7 @@ def year_report(
             k: full[k].to_numpy() for k in ("load_mw", "solar_mw", "wind_mw", "temperature_c")
         },
         score_from_ns=score_from,
+        feed=published,
     )
     t1 = time.perf_counter()
     unit = BatteryConfig(energy_mwh=20.0, max_charge_mw=10.0, max_discharge_mw=10.0)
@@ -68,6 +80,7 @@ def year_report(
     return {
         "events": len(df),
         "history_days": history_days,
+        "published_forecasts": feed,
         "arbitrage": arb,
         "frequency_response": fr,
         "seconds": {"arbitrage": t1 - t0, "frequency_response": t2 - t1},
@@ -86,8 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="unscored days of twin data the trader lives through first (default 0: cold start)",
     )
+    ap.add_argument(
+        "--published-forecasts",
+        action="store_true",
+        help="the fundamental forecaster reads the twin's day-ahead wind and solar forecasts",
+    )
     a = ap.parse_args(argv)
-    report = year_report(a.days, a.seed, a.price_forecaster, a.history_days)
+    report = year_report(a.days, a.seed, a.price_forecaster, a.history_days, a.published_forecasts)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -51,6 +51,9 @@ class DayBlock:
         load_mw, solar_mw, wind_mw, temperature_c: (spd, n_sites).
         price_per_mwh: (spd,) area price.
         innov: (86400,) standard normal innovations of the 1 s imbalance.
+        wind_score, cloud_score: (spd, n_sites) the unit-variance Gaussian
+            states behind wind and cloud cover (what a weather forecast
+            estimates; see :mod:`vpp.twin.forecast_feed`).
     """
 
     day: int
@@ -61,6 +64,8 @@ class DayBlock:
     temperature_c: np.ndarray
     price_per_mwh: np.ndarray
     innov: np.ndarray
+    wind_score: np.ndarray
+    cloud_score: np.ndarray
 
 
 class TwinEngine:
@@ -155,7 +160,7 @@ class TwinEngine:
             cfg.price,
             z_price[:, 0],
         )
-        return DayBlock(day, ts, load, solar, wind, temp, price, innov)
+        return DayBlock(day, ts, load, solar, wind, temp, price, innov, z_wind, z_cloud)
 
     def integrate(
         self,

@@ -1,0 +1,125 @@
+"""Published wind and solar forecasts, as a trader may read them: by issue time.
+
+A feed is a table of forecasts, each issued at some time for some valid
+hour (for example a transmission operator's day-ahead forecasts, or
+:func:`vpp.twin.forecast_feed.published_forecasts`). At time ``now`` a
+trader may read, for each hour, the latest forecast issued at or before
+``now``; nothing issued later.
+
+Example:
+    >>> import numpy as np
+    >>> h = 3_600_000_000_000
+    >>> feed = PublishedFeed(issued_ns=[0, 0, 2 * h], valid_ns=[5 * h, 6 * h, 5 * h],
+    ...                      wind_mw=[10.0, 20.0, 12.0], solar_mw=[0.0, 1.0, 0.5])
+    >>> feed.known(1 * h, np.array([5, 6, 7]))[0].tolist()
+    [10.0, 20.0, nan]
+    >>> feed.known(3 * h, np.array([5, 6]))[0].tolist()
+    [12.0, 20.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vpp.errors import ParameterError
+
+__all__ = ["PublishedFeed"]
+
+_NS_PER_HOUR = 3_600_000_000_000
+
+
+class PublishedFeed:
+    """Hourly wind and solar forecasts (MW) with the time each was issued.
+
+    Args:
+        issued_ns: (n,) UTC ns at which each forecast was issued.
+        valid_ns: (n,) UTC ns of the start of the hour each forecast is for
+            (floored to the hour).
+        wind_mw: (n,) forecast mean wind output over that hour.
+        solar_mw: (n,) forecast mean PV output over that hour.
+
+    Raises:
+        ParameterError: Lengths that differ or non-finite forecasts.
+    """
+
+    def __init__(
+        self,
+        issued_ns: npt.ArrayLike,
+        valid_ns: npt.ArrayLike,
+        wind_mw: npt.ArrayLike,
+        solar_mw: npt.ArrayLike,
+    ) -> None:
+        issued = np.asarray(issued_ns, dtype=np.int64).ravel()
+        hour = np.asarray(valid_ns, dtype=np.int64).ravel() // _NS_PER_HOUR
+        wind = np.asarray(wind_mw, dtype=np.float64).ravel()
+        solar = np.asarray(solar_mw, dtype=np.float64).ravel()
+        for name, col in (("valid_ns", hour), ("wind_mw", wind), ("solar_mw", solar)):
+            if col.size != issued.size:
+                raise ParameterError(
+                    f"invalid parameter: {name}: {col.size} values for {issued.size} issue times"
+                )
+        bad = ~(np.isfinite(wind) & np.isfinite(solar))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParameterError(
+                f"invalid parameter: feed: non-finite forecast at row {i} "
+                f"(wind_mw={wind[i]}, solar_mw={solar[i]})"
+            )
+        # Issues ranked, and rows keyed by (valid hour, issue rank), so the
+        # latest issue before a time is one search per hour asked.
+        self._issues = np.unique(issued)
+        rank = np.searchsorted(self._issues, issued)
+        key = hour * self._issues.size + rank
+        order = np.argsort(key, kind="stable")
+        self._key, self._hour = key[order], hour[order]
+        self._wind, self._solar = wind[order], solar[order]
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, sites: list[str] | None = None) -> PublishedFeed:
+        """A feed from a table with ``issued_at``, ``valid_at``, ``wind_mw``,
+        ``solar_mw`` and optionally ``site``; the rows of ``sites`` (all when
+        None) are summed per issue and hour, as a fleet-wide forecaster reads
+        fleet totals.
+
+        Raises:
+            ParameterError: A column missing or a site asked for but absent.
+        """
+        need = ["issued_at", "valid_at", "wind_mw", "solar_mw"]
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise ParameterError(f"invalid parameter: feed: missing columns {missing}")
+        if sites is not None and "site" in df.columns:
+            absent = sorted(set(sites) - set(df["site"].astype(str)))
+            if absent:
+                raise ParameterError(f"invalid parameter: feed: no forecasts for sites {absent}")
+            df = df[df["site"].astype(str).isin(sites)]
+        issued = pd.DatetimeIndex(pd.to_datetime(df["issued_at"], utc=True)).asi8
+        valid = pd.DatetimeIndex(pd.to_datetime(df["valid_at"], utc=True)).asi8
+        totals = (
+            pd.DataFrame({"i": issued, "v": valid // _NS_PER_HOUR * _NS_PER_HOUR,
+                          "w": df["wind_mw"].to_numpy(float), "s": df["solar_mw"].to_numpy(float)})
+            .groupby(["i", "v"], sort=True)[["w", "s"]].sum()
+        )  # fmt: skip
+        idx = totals.index
+        return cls(idx.get_level_values(0), idx.get_level_values(1), totals["w"], totals["s"])
+
+    def __len__(self) -> int:
+        return int(self._key.size)
+
+    def known(self, now_ns: npt.ArrayLike, hours: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Wind and solar forecasts of absolute UTC ``hours`` (since 1970) as
+        known at ``now_ns`` (broadcast against ``hours``): the latest issued
+        at or before it; NaN where none was."""
+        h = np.asarray(hours, dtype=np.int64)
+        now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), h.shape)
+        wind, solar = np.full(h.shape, np.nan), np.full(h.shape, np.nan)
+        if self._key.size == 0:
+            return wind, solar
+        last_issue = np.searchsorted(self._issues, now, side="right") - 1
+        pos = np.searchsorted(self._key, h * self._issues.size + last_issue, side="right") - 1
+        ok = (last_issue >= 0) & (pos >= 0)
+        ok[ok] &= self._hour[pos[ok]] == h[ok]
+        wind[ok], solar[ok] = self._wind[pos[ok]], self._solar[pos[ok]]
+        return wind, solar
