@@ -76,6 +76,7 @@ def test_live_trader_dispatches_as_the_backtest(frame: pd.DataFrame, tel: Teleme
     assert summary == {
         "name": "fundamental",
         "scope": "fleet",
+        "published_forecasts": 0,
         "forecasts": 48,
         "skipped_events": 0,
     }

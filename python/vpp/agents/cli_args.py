@@ -7,7 +7,8 @@ means the input's units) and ``--fr-mw`` (contracted frequency response).
 ``battery_from_args(args)`` and ``frequency_response_from_args(args)`` turn
 them into configs. ``add_price_forecaster_arg(parser)`` adds
 ``--price-forecaster {profile,ml}`` (the trader's price forecaster in
-``vpp backtest``).
+``vpp backtest``); ``add_published_forecasts_arg(parser)`` adds
+``--published-forecasts FILE|twin``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "add_battery_args",
     "add_live_price_forecaster_arg",
     "add_price_forecaster_arg",
+    "add_published_forecasts_arg",
     "battery_from_args",
     "frequency_response_from_args",
 ]
@@ -84,6 +86,7 @@ def add_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         "(fundamental; needs load_mw, solar_mw and wind_mw)",
     )
     add_price_forecast_scope_arg(parser)
+    add_published_forecasts_arg(parser)
 
 
 def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +101,7 @@ def add_live_price_forecaster_arg(parser: argparse.ArgumentParser) -> None:
         "wind_mw and price_per_mwh, and trades on it after 7 days of history)",
     )
     add_price_forecast_scope_arg(parser)
+    add_published_forecasts_arg(parser)
 
 
 def add_price_forecast_scope_arg(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +112,18 @@ def add_price_forecast_scope_arg(parser: argparse.ArgumentParser) -> None:
         default="fleet",
         help="with --price-forecaster fundamental: one forecaster on the fleet's summed load, "
         "solar and wind for every site's trader (fleet, default) or one per site (site)",
+    )
+
+
+def add_published_forecasts_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--published-forecasts FILE|twin`` (``agents.published_forecasts``)."""
+    parser.add_argument(
+        "--published-forecasts",
+        default="",
+        metavar="FILE|twin",
+        help="with --price-forecaster fundamental: day-ahead wind and solar forecasts to read "
+        "by issue time, a .csv/.parquet file as `vpp twin --forecasts-out` writes, or twin "
+        "(with --twin: the twin's own for the same run)",
     )
 
 

@@ -44,6 +44,7 @@ from vpp.agents.fundamental_forecast import (
 )
 from vpp.agents.hour_profiles import clear_sky
 from vpp.agents.price_curve import PriceCurve, curve_features
+from vpp.agents.published_feed import PublishedFeed
 from vpp.errors import ParameterError, SnapshotError
 
 __all__ = ["HourForecast", "LivePriceForecaster"]
@@ -135,6 +136,9 @@ class LivePriceForecaster:
         self._ev_p = _Rows(())
         self._ev_x = _Rows((2,))
         self._ev_wind = _Rows(())
+        #: Published wind and solar forecasts it reads (input, not state: a
+        #: snapshot leaves it out and whoever restores sets it again).
+        self.feed: PublishedFeed | None = None
 
     @property
     def horizon_h(self) -> int:
@@ -274,6 +278,7 @@ class LivePriceForecaster:
             ev_wind=self._ev_wind.view,
             ev_hour=self._ev_hour.view,
             row0=self._row0,
+            feed=self.feed,
         )
         return self.model.hour_forecast(self.carry, r, hist)
 
@@ -294,6 +299,7 @@ class LivePriceForecaster:
             "tau_w": c.tau_w,
             "ci_mean": c.ci_mean,
             "beta": c.beta,
+            "feed_error": None if c.feed_error is None else list(c.feed_error),
             "rng": c.rng.bit_generator.state,
         }
         arrays = {
@@ -335,6 +341,9 @@ class LivePriceForecaster:
             c.rng.bit_generator.state = head["rng"]
             c.tau_w, c.ci_mean, c.beta = head["tau_w"], head["ci_mean"], head["beta"]
             c.wind_hist = arrays["wind_hist"]
+            # Snapshots from before published forecasts have none learnt.
+            feed_error = head.get("feed_error")
+            c.feed_error = None if feed_error is None else tuple(feed_error)
             if "table" in arrays:
                 c.curve = PriceCurve.from_table(arrays["net"], arrays["share"], arrays["table"])
             hourly = ("first", "means", "envelope", "solar_max")

@@ -23,11 +23,40 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vpp.errors import ParameterError
+from vpp.errors import InputFormatError, ParameterError
 
-__all__ = ["PublishedFeed"]
+__all__ = ["FEED_COLUMNS", "PublishedFeed", "read_feed"]
 
 _NS_PER_HOUR = 3_600_000_000_000
+#: Columns a feed file must have (``site`` too when it covers several sites).
+FEED_COLUMNS: tuple[str, ...] = ("issued_at", "valid_at", "wind_mw", "solar_mw")
+
+
+def read_feed(path: str) -> pd.DataFrame:
+    """Read a feed file (.csv or .parquet) with :data:`FEED_COLUMNS` and
+    optionally ``site``, as ``vpp twin --forecasts-out`` writes it.
+
+    Times are ISO 8601 (naive = UTC) or datetimes; powers in MW.
+
+    Raises:
+        InputFormatError: An unreadable file, a missing column or a time
+            that does not parse, named.
+    """
+    try:
+        df = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"published forecasts {path!r}: cannot read: {exc}") from exc
+    missing = [c for c in FEED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputFormatError(
+            f"published forecasts {path!r}: missing columns {missing} (has {list(df.columns)})"
+        )
+    for c in ("issued_at", "valid_at"):
+        try:
+            df[c] = pd.to_datetime(df[c], utc=True).dt.as_unit("ns")
+        except (ValueError, TypeError) as exc:
+            raise InputFormatError(f"published forecasts {path!r}: column {c}: {exc}") from exc
+    return df
 
 
 class PublishedFeed:
@@ -86,8 +115,7 @@ class PublishedFeed:
         Raises:
             ParameterError: A column missing or a site asked for but absent.
         """
-        need = ["issued_at", "valid_at", "wind_mw", "solar_mw"]
-        missing = [c for c in need if c not in df.columns]
+        missing = [c for c in FEED_COLUMNS if c not in df.columns]
         if missing:
             raise ParameterError(f"invalid parameter: feed: missing columns {missing}")
         if sites is not None and "site" in df.columns:
@@ -95,8 +123,10 @@ class PublishedFeed:
             if absent:
                 raise ParameterError(f"invalid parameter: feed: no forecasts for sites {absent}")
             df = df[df["site"].astype(str).isin(sites)]
-        issued = pd.DatetimeIndex(pd.to_datetime(df["issued_at"], utc=True)).asi8
-        valid = pd.DatetimeIndex(pd.to_datetime(df["valid_at"], utc=True)).asi8
+        issued, valid = (
+            pd.to_datetime(df[c], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+            for c in ("issued_at", "valid_at")
+        )
         totals = (
             pd.DataFrame({"i": issued, "v": valid // _NS_PER_HOUR * _NS_PER_HOUR,
                           "w": df["wind_mw"].to_numpy(float), "s": df["solar_mw"].to_numpy(float)})

@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from vpp.cli.common import add_input_args, add_log_args, load_input, setup_logging
+from vpp.cli.common import (
+    add_input_args,
+    add_log_args,
+    load_input,
+    load_published_forecasts,
+    setup_logging,
+)
 from vpp.cli.train_cmd import add_model_args, config_from_args, parse_quantiles
 
 log = logging.getLogger("vpp.backtest")
@@ -85,6 +91,19 @@ def _forecaster_signals(args: argparse.Namespace, tel: Any, site: Any) -> dict[s
     return {k: totals[:, j] for j, k in enumerate(names)}
 
 
+def _published_feed(args: argparse.Namespace, tel: Any, site: Any) -> Any:
+    """``--published-forecasts`` as the traded forecaster reads them: the
+    fleet's sites summed with the fleet scope, else the traded site's."""
+    table = getattr(args, "published_table", None)
+    if table is None:
+        return None
+    from vpp.agents.published_feed import PublishedFeed
+
+    fleet = getattr(args, "price_forecast_scope", "fleet") == "fleet"
+    sites = tel.site_ids() if fleet else [str(tel.sites[site][0])]
+    return PublishedFeed.from_frame(table, [str(s) for s in sites])
+
+
 def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, Any]:
     """The ``arbitrage`` (scored on the test events after the training ones) and
     ``frequency_response`` sections."""
@@ -126,6 +145,7 @@ def agent_sections(args: argparse.Namespace, tel: Any, test: Any) -> dict[str, A
             forecaster=getattr(args, "price_forecaster", "profile"),
             signals=_forecaster_signals(args, tel, site),
             score_from_ns=int(tel.ts_ns[rows][0]),
+            feed=_published_feed(args, tel, site),
         )
     if freq is not None or getattr(args, "twin", False):
         # Without --fr-mw the whole fleet's power is contracted for this test.
@@ -179,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(args)
     tel = load_input(args)
+    # Read before training, so that a bad feed is named at once.
+    args.published_table = load_published_forecasts(getattr(args, "published_forecasts", ""), args)
     result = backtest(
         tel,
         target=args.target,

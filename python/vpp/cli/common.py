@@ -85,6 +85,46 @@ def add_input_args(
         knobs.add_argument("--seed", type=int, help="random seed (same seed, same data)")
 
 
+def twin_knobs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`vpp.twin.generate` keywords that ``--twin``'s knobs give."""
+    knobs: dict[str, Any] = {}
+    for name in ("days", "resolution", "sites", "seed"):
+        value = getattr(args, name, None)
+        if value is not None:
+            knobs[name] = value
+    res = knobs.get("resolution")
+    if isinstance(res, str) and res.replace(".", "", 1).isdigit():
+        knobs["resolution"] = float(res)  # a bare number is seconds
+    return knobs
+
+
+def load_published_forecasts(value: str, args: argparse.Namespace) -> Any:
+    """The published-forecast table ``value`` (``agents.published_forecasts``)
+    names: None for "", the twin's own for the same run for "twin" (needs
+    ``--twin``), else the file's (:func:`vpp.agents.published_feed.read_feed`).
+
+    Raises:
+        vpp.errors.ParameterError: "twin" without ``--twin``.
+        vpp.errors.InputFormatError: An unreadable or malformed file.
+    """
+    from vpp.errors import ParameterError
+
+    if not value:
+        return None
+    if value != "twin":
+        from vpp.agents.published_feed import read_feed
+
+        return read_feed(value)
+    if not getattr(args, "twin", False):
+        raise ParameterError(
+            "invalid parameter: published_forecasts: 'twin' reads the twin's own forecasts, "
+            "so it needs --twin input"
+        )
+    from vpp.twin.forecast_feed import published_forecasts
+
+    return published_forecasts(**twin_knobs(args))
+
+
 def load_input(args: argparse.Namespace, allow_sample: bool = False) -> Telemetry:
     """Return the telemetry that the options of :func:`add_input_args` select.
 
@@ -114,14 +154,7 @@ def load_input(args: argparse.Namespace, allow_sample: bool = False) -> Telemetr
             raise ParameterError("--columns and --units apply to --input files, not to --twin")
         from vpp import twin as twin_mod
 
-        knobs: dict[str, Any] = {}
-        for name in ("days", "resolution", "sites", "seed"):
-            value = getattr(args, name, None)
-            if value is not None:
-                knobs[name] = value
-        res = knobs.get("resolution")
-        if isinstance(res, str) and res.replace(".", "", 1).isdigit():
-            knobs["resolution"] = float(res)  # a bare number is seconds
+        knobs = twin_knobs(args)
         t0 = time.perf_counter()
         frame = twin_mod.generate(**knobs)
         tel = Telemetry.from_frame(frame)

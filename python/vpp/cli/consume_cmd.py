@@ -113,8 +113,21 @@ def _agent_processor(cfg, config):  # type: ignore[no-untyped-def]
         log.info("battery agents off: set sites.ids (VPP_SITES_IDS) to dispatch a fleet")
         return None
 
+    from vpp.errors import ParameterError
+
+    published = None
+    if cfg.agents.published_forecasts:
+        if cfg.agents.published_forecasts == "twin":
+            raise ParameterError(
+                "invalid parameter: agents.published_forecasts: 'twin' needs vpp run --twin; "
+                "vpp consume reads a file"
+            )
+        from vpp.agents.published_feed import read_feed
+
+        published = read_feed(cfg.agents.published_forecasts)
+
     def new_processor() -> BatchProcessor:
-        stage = AgentStage(cfg.battery, cfg.agents, sites=sites)
+        stage = AgentStage(cfg.battery, cfg.agents, sites=sites, published=published)
         return BatchProcessor.for_signals(list(config.signals), agents=stage)
 
     return new_processor

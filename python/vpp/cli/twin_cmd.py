@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="time of the trip: ISO 8601 (UTC) or seconds after --start",
     )
     p.add_argument("--out", "-o", required=True, help="output file, .csv or .parquet")
+    p.add_argument(
+        "--forecasts-out",
+        metavar="FILE",
+        help="also write the day-ahead wind and solar forecasts published for this run "
+        "(issued_at, valid_at, site, wind_mw, solar_mw; .csv or .parquet), for "
+        "--published-forecasts",
+    )
     add_log_args(p)
     p.set_defaults(func=run)
 
@@ -75,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(args)
     out = str(args.out)
-    if not out.endswith((".parquet", ".csv")):
-        raise ValueError(f"--out must end in .csv or .parquet, got {out!r}")
+    for flag, path in (("--out", out), ("--forecasts-out", args.forecasts_out)):
+        if path is not None and not str(path).endswith((".parquet", ".csv")):
+            raise ValueError(f"{flag} must end in .csv or .parquet, got {path!r}")
     resolution: str | float = args.resolution
     if isinstance(resolution, str) and resolution.replace(".", "", 1).isdigit():
         resolution = float(resolution)  # a bare number is seconds
@@ -96,10 +104,11 @@ def run(args: argparse.Namespace) -> int:
         result = simulate(cfg, progress=bar.update)
     frame = result.frame
     t1 = time.perf_counter()
-    if out.endswith(".parquet"):
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    _write(frame, out)
+    if args.forecasts_out is not None:
+        from vpp.twin.forecast_feed import published_forecasts
+
+        _write(published_forecasts(cfg), str(args.forecasts_out))
     log.info(
         "twin: %d rows (%d sites) in %.2f s, written to %s in %.2f s",
         len(frame),
@@ -109,3 +118,13 @@ def run(args: argparse.Namespace) -> int:
         time.perf_counter() - t1,
     )
     return 0
+
+
+def _write(frame: object, path: str) -> None:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    if path.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")

@@ -53,6 +53,7 @@ FLAG_KEYS: dict[str, str] = {
     "fr_mw": "agents.contracted_mw",
     "price_forecaster": "agents.price_forecaster",
     "price_forecast_scope": "agents.price_forecast_scope",
+    "published_forecasts": "agents.published_forecasts",
     "brokers": "kafka.brokers",
     "group": "kafka.group",
     "topic": "kafka.topic",

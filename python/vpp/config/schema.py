@@ -206,6 +206,13 @@ class AgentSettings:
         "forecaster on the fleet's totals, for every site's trader) or site (one per site)",
         _choices("fleet", "site"),
     )
+    published_forecasts: str = _key(
+        "",
+        "published day-ahead wind and solar forecasts the fundamental forecaster reads by "
+        "issue time: a .csv/.parquet file (issued_at, valid_at, site, wind_mw, solar_mw, as "
+        "vpp twin --forecasts-out writes), twin (vpp run --twin: the twin's own), or empty "
+        "for none",
+    )
     settlement_s: float = _key(3600.0, "settlement period of the market, s", _POSITIVE)
     soc_record_s: float = _key(
         900.0,

@@ -101,8 +101,10 @@ class AgentStage:
         agents: Any,
         sites: Sequence[str] | None = None,
         default_dt_s: float = 60.0,
+        published: Any = None,
     ) -> None:
         self.battery = battery
+        self.published = published  # feed table for the fundamental forecaster
         self.settings = agents
         self.wanted_sites = [str(s) for s in sites] if sites else None
         self.default_dt_s = float(default_dt_s)
@@ -160,7 +162,9 @@ class AgentStage:
         arb = self.setup.arbitrage
         if getattr(self.settings, "price_forecaster", "profile") == "fundamental" and arb.enabled:
             scope = getattr(self.settings, "price_forecast_scope", "fleet")
-            self.plans = PricePlans(self.sites, arb.horizon_steps, arb.plan_step_s, scope)
+            self.plans = PricePlans(
+                self.sites, arb.horizon_steps, arb.plan_step_s, scope, self.published
+            )
         if _attachable(forecaster):
             forecaster.attach_agents(agents, sites=self.sites)
             self.attached, self.agents = True, None

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from vpp.cli.common import load_input, progress
+from vpp.cli.common import load_input, load_published_forecasts, progress
 
 if TYPE_CHECKING:
     from vpp.config import Config
@@ -48,6 +48,7 @@ def run_embedded(args: argparse.Namespace, config: Config | None = None) -> dict
         cfg.agents,
         sites=tel.site_ids() or None,
         default_dt_s=step_s(tel.ts_ns, tel.sites) or 60.0,
+        published=load_published_forecasts(cfg.agents.published_forecasts, args),
     )
     proc = BatchProcessor.for_signals(tel.signals, agents=stage)
     n = len(tel)

@@ -34,9 +34,11 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS
 from vpp.agents.live_price_forecast import LivePriceForecaster
+from vpp.agents.published_feed import PublishedFeed
 from vpp.errors import ParameterError
 from vpp.runtime.event_order import rows_by_code
 from vpp.runtime.fleet_signals import FleetSignals
@@ -76,13 +78,23 @@ class PricePlans:
         horizon_h: Hours each forecast covers (the trader's ``horizon_steps``).
         plan_step_s: The trader's plan step, s (the forecasts are hourly).
         scope: ``"fleet"`` (one forecaster on the fleet's totals) or ``"site"``.
+        published: Published wind and solar forecasts (a table as
+            :func:`vpp.agents.published_feed.read_feed` returns) every
+            forecaster reads by issue time: the fleet's sites summed, or the
+            site's own.
 
     Raises:
-        ParameterError: A plan step other than an hour, or an unknown scope.
+        ParameterError: A plan step other than an hour, an unknown scope, or
+            published forecasts that miss a site.
     """
 
     def __init__(
-        self, sites: Sequence[str], horizon_h: int, plan_step_s: float, scope: str = "fleet"
+        self,
+        sites: Sequence[str],
+        horizon_h: int,
+        plan_step_s: float,
+        scope: str = "fleet",
+        published: pd.DataFrame | None = None,
     ) -> None:
         if scope not in SCOPES:
             raise ParameterError(
@@ -102,6 +114,13 @@ class PricePlans:
             s: LivePriceForecaster(horizon_h=self.horizon_h, max_history_days=HISTORY_DAYS)
             for s in names
         }
+        self.feeds: dict[str, PublishedFeed] = {}
+        if published is not None:
+            self.feeds = {
+                s: PublishedFeed.from_frame(published, self.sites if s == "@fleet" else [s])
+                for s in names
+            }
+        self._attach_feeds()
         # Temperature (the last signal) is averaged over the sites, not summed.
         self.fleet_signals = FleetSignals(len(self.sites), len(_SIGNALS), (len(_SIGNALS) - 1,))
 
@@ -163,12 +182,17 @@ class PricePlans:
             out += [Plan(index, i, f.ts_ns, prices) for i in range(len(self.sites))]
         return out
 
+    def _attach_feeds(self) -> None:
+        for s, f in self.forecasters.items():
+            f.feed = self.feeds.get(s)
+
     def describe(self) -> dict[str, int | str]:
         """The forecaster and what it did, for run summaries."""
         live = list(self.forecasters.values())
         out: dict[str, int | str] = {
             "name": "fundamental",
             "scope": self.scope,
+            "published_forecasts": sum(len(f) for f in self.feeds.values()),
             "forecasts": sum(f.made for f in live),
             "skipped_events": sum(f.skipped for f in live),
         }
@@ -193,6 +217,7 @@ class PricePlans:
             blob = parts.get(_PART + s)
             if blob is not None:
                 self.forecasters[s] = LivePriceForecaster.restore(blob)
+        self._attach_feeds()
         held = parts.get(_FLEET_SIGNALS_PART)
         if self.scope == "fleet" and held is not None:
             restored = FleetSignals.restore(held)
