@@ -85,18 +85,23 @@ def test_consume_dispatches_the_configured_fleet(
         assert got[key] == pytest.approx(value, rel=1e-9), key
 
 
-@pytest.mark.parametrize("scope", ["fleet", "site"])
+@pytest.mark.parametrize(
+    ("scope", "published"), [("fleet", False), ("site", False), ("fleet", True)]
+)
 def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
     topics: StreamTopics,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     scope: str,
+    published: bool,
 ) -> None:
     import pandas as pd
 
     from tests.stream.helpers import read_topic
     from vpp import twin
+    from vpp.agents.published_feed import read_feed
     from vpp.stream.producer import produce_telemetry
+    from vpp.twin.forecast_feed import published_forecasts
 
     sites = "site_00,site_01,site_02"
     env = {
@@ -104,11 +109,17 @@ def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
         "VPP_AGENTS_PRICE_FORECASTER": "fundamental",
         "VPP_AGENTS_PRICE_FORECAST_SCOPE": scope,
     }
+    knobs = {"days": 9, "resolution": "1h", "sites": 3, "seed": 8}
+    if published:
+        # Each partition's forecaster sums the forecasts of its own sites.
+        feed = tmp_path / "feed.csv"
+        published_forecasts(**knobs).to_csv(feed, index=False)
+        env["VPP_AGENTS_PUBLISHED_FORECASTS"] = str(feed)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     # 9 hourly days: forecasts from day 7 on, so the forecasters' history
     # must come through the checkpoint for the second consumer to trade as one.
-    tel = Telemetry.from_frame(twin.generate(days=9, resolution="1h", sites=3, seed=8))
+    tel = Telemetry.from_frame(twin.generate(**knobs))
     produce_telemetry(tel, topics.brokers, topics.topic)
     db = tmp_path / "store.sqlite"
     group = f"fundamental.{uuid.uuid4().hex[:8]}"
@@ -127,10 +138,14 @@ def test_consume_trades_on_the_fundamental_forecaster_across_a_restart(
     for p in sorted(set(part.values())):
         rows = np.flatnonzero([part[s] == p for s in tel.sites.tolist()])
         sub = Telemetry(tel.ts_ns[rows], tel.sites[rows], tel.values[rows], tel.signals)
-        stage = AgentStage(cfg.battery, cfg.agents, sites=sites.split(","))
+        table = read_feed(str(feed)) if published else None
+        stage = AgentStage(cfg.battery, cfg.agents, sites=sites.split(","), published=table)
         proc = BatchProcessor.for_signals(list(SIGNALS), agents=stage)
         want.append(proc.process(sub).dispatch)
-        forecasts += proc.describe()["agents"]["price_forecaster"]["forecasts"]
+        described = proc.describe()["agents"]["price_forecaster"]
+        forecasts += described["forecasts"]
+        # The partition's feed: 24 hours a day of the summed forecasts.
+        assert described["published_forecasts"] == (9 * 24 if published else 0)
     # 48 hours after the warm-up: per forecaster, one per partition or per site.
     assert forecasts == 48 * (len(set(part.values())) if scope == "fleet" else 3)
     with open_store(db, read_only=True) as store:

@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 
 import pandas as pd
 
 from vpp.agents.backtest import FORECASTERS, arbitrage_backtest, frequency_response_backtest
 from vpp.agents.config import BatteryConfig, FleetConfig, FrequencyResponseConfig
+from vpp.twin.params import FeedParams
 
 __all__ = ["main", "year_report"]
 
@@ -36,20 +38,22 @@ def year_report(
     seed: int = 1,
     forecaster: str = "profile",
     history_days: float = 0.0,
-    feed: bool = False,
+    feed: FeedParams | None = None,
 ) -> dict[str, object]:
     """Both backtests on ``days`` of 1-minute twin data (``forecaster``: the
     trader's price forecaster, see :data:`vpp.agents.backtest.FORECASTERS`;
     ``history_days``: unscored days the trader lives through first;
     ``feed``: the fundamental forecaster reads the twin's published
-    day-ahead wind and solar forecasts)."""
+    day-ahead wind and solar forecasts, with these errors; None: none)."""
     from vpp.agents.published_feed import PublishedFeed
     from vpp.twin import generate
     from vpp.twin.forecast_feed import published_forecasts
 
     span = {"days": history_days + days, "resolution": "1min", "sites": 1, "seed": seed}
     full = generate(**span)
-    published = PublishedFeed.from_frame(published_forecasts(**span)) if feed else None
+    published = (
+        None if feed is None else PublishedFeed.from_frame(published_forecasts(params=feed, **span))
+    )
     ts_full = pd.DatetimeIndex(full["timestamp"]).asi8
     score_from = int(ts_full[0] + round(history_days * 86_400e9))
     scored = ts_full >= score_from
@@ -80,7 +84,7 @@ def year_report(
     return {
         "events": len(df),
         "history_days": history_days,
-        "published_forecasts": feed,
+        "published_forecasts": None if feed is None else asdict(feed),
         "arbitrage": arb,
         "frequency_response": fr,
         "seconds": {"arbitrage": t1 - t0, "frequency_response": t2 - t1},

@@ -15,6 +15,12 @@ the trader re-plans exactly as in ``vpp backtest --price-forecaster
 fundamental``. Hours still in the forecaster's warm-up (7 days) leave the
 trader on its built-in forecaster.
 
+With published wind and solar forecasts (``agents.published_forecasts``)
+each forecaster reads them by issue time: a site's own, or for the fleet
+the sum over the sites its totals hold (those that have reported, so in
+``vpp consume`` a partition's). They are input, not state: a restored
+processor reads them from the same table again.
+
 The forecasters' state is part of the processor snapshot (consumer
 checkpoints): 40 bytes per event kept (one per 10 minutes) for the price
 curve's refits. The live forecasters keep :data:`HISTORY_DAYS` (90) days of
@@ -114,12 +120,17 @@ class PricePlans:
             s: LivePriceForecaster(horizon_h=self.horizon_h, max_history_days=HISTORY_DAYS)
             for s in names
         }
+        self.published = published
         self.feeds: dict[str, PublishedFeed] = {}
         if published is not None:
-            self.feeds = {
-                s: PublishedFeed.from_frame(published, self.sites if s == "@fleet" else [s])
-                for s in names
-            }
+            # Every site's forecasts must be there (named now, not mid-stream).
+            whole = PublishedFeed.from_frame(published, self.sites)
+            if scope == "site":
+                self.feeds = {s: PublishedFeed.from_frame(published, [s]) for s in names}
+            else:
+                self.feeds = {"@fleet": whole}
+        # The sites the fleet feed sums: as the fleet totals, those reporting.
+        self._fed_sites: tuple[int, ...] | None = None
         self._attach_feeds()
         # Temperature (the last signal) is averaged over the sites, not summed.
         self.fleet_signals = FleetSignals(len(self.sites), len(_SIGNALS), (len(_SIGNALS) - 1,))
@@ -172,6 +183,8 @@ class PricePlans:
             if name in col:
                 cols[:, j] = values[mine, col[name]]
         rows, totals = self.fleet_signals.update(ts_ns[mine], site_idx[mine], cols)
+        if self.published is not None:
+            self._fleet_feed()
         sig = {name: totals[:, j] for j, name in enumerate(_SIGNALS) if name in col}
         # The price is the area's: each fleet event's own, never summed.
         price = values[mine[rows], col["price_per_mwh"]]
@@ -181,6 +194,15 @@ class PricePlans:
             index, prices = int(mine[rows[f.index]]), f.prices.tolist()
             out += [Plan(index, i, f.ts_ns, prices) for i in range(len(self.sites))]
         return out
+
+    def _fleet_feed(self) -> None:
+        """Sum the published forecasts of the sites the fleet totals hold."""
+        seen = tuple(np.flatnonzero(np.isfinite(self.fleet_signals.held).any(axis=1)).tolist())
+        if seen != self._fed_sites:
+            chosen = [self.sites[i] for i in seen]
+            self.feeds["@fleet"] = PublishedFeed.from_frame(self.published, chosen)
+            self._fed_sites = seen
+            self._attach_feeds()
 
     def _attach_feeds(self) -> None:
         for s, f in self.forecasters.items():
