@@ -12,7 +12,7 @@ import pytest
 from vpp.agents.backtest import arbitrage_backtest
 from vpp.agents.config import BatteryConfig
 from vpp.agents.fundamental_forecast import FundamentalPriceForecaster
-from vpp.agents.published_feed import PublishedFeed, read_feed
+from vpp.agents.published_feed import FeedFile, PublishedFeed, read_feed
 from vpp.errors import InputFormatError, ParameterError
 from vpp.twin import generate
 from vpp.twin.forecast_feed import published_forecasts
@@ -112,3 +112,26 @@ def test_the_feed_raises_the_capture(run: dict) -> None:
     assert fed["capture_ratio"] > blind["capture_ratio"]
     with pytest.raises(ParameterError, match="feed"):
         arbitrage_backtest(*args, feed=PublishedFeed.from_frame(run["table"]))
+
+
+def test_a_feed_file_is_read_again_when_it_changes_and_kept_when_bad(tmp_path: Path) -> None:
+    table = published_forecasts(days=2, resolution="1h", seed=1)
+    path = tmp_path / "feed.csv"
+    table.iloc[:24].to_csv(path, index=False)
+    now = [0.0]
+    source = FeedFile(str(path), check_s=60.0, clock=lambda: now[0])
+    first = source.current()
+    assert len(first) == 24
+    table.to_csv(path, index=False)
+    assert source.current() is first  # not yet due
+    now[0] = 61.0
+    second = source.current()
+    assert len(second) == 48 and source.reloads == 1
+    now[0] = 200.0
+    assert source.current() is second  # unchanged file: not read again
+    path.write_text("issued_at,valid_at\n1,2\n")
+    now[0] = 300.0
+    assert source.current() is second and source.errors == 1
+    path.unlink()
+    now[0] = 400.0
+    assert source.current() is second and source.errors == 2

@@ -13,9 +13,10 @@ import pytest
 from vpp import twin
 from vpp.agents import fleet_from_settings
 from vpp.agents.backtest import _run_hourly
-from vpp.agents.published_feed import PublishedFeed
+from vpp.agents.published_feed import FeedFile, PublishedFeed
 from vpp.cli.main import main
 from vpp.config import AgentSettings, BatterySettings
+from vpp.errors import ParameterError
 from vpp.io import Telemetry
 from vpp.runtime.agent_stage import AgentStage
 from vpp.runtime.processor import BatchProcessor
@@ -117,3 +118,48 @@ def test_a_written_feed_backtests_as_the_twins_own(
         out.append(json.loads(capsys.readouterr().out)["arbitrage"])
     assert out[0] == out[1]
     assert out[0]["capture_ratio"] != out[2]["capture_ratio"]
+
+
+def test_a_refreshed_feed_file_trades_as_the_whole_table(
+    frame: pd.DataFrame, table: pd.DataFrame, tmp_path: Path
+) -> None:
+    # The file holds what was issued before day 8's forecasts; it is
+    # refreshed with them before the first event that could read them.
+    issue = pd.Timestamp("2025-01-07T17:00", tz="UTC")
+    path = tmp_path / "feed.csv"
+    table[table["issued_at"] < issue].to_csv(path, index=False)
+    source = FeedFile(str(path), check_s=0.0)
+    tel = Telemetry.from_frame(frame)
+    stage = AgentStage(BATTERY, AGENTS, sites=tel.site_ids(), published=source)
+    proc = BatchProcessor.for_signals(tel.signals, model="default", agents=stage)
+    records = []
+    for batch in tel.batches(1000):
+        if batch.ts_ns[-1] >= issue.value and source.reloads == 0:
+            table.to_csv(path, index=False)
+        records.append(proc.process(batch).dispatch)
+    assert source.reloads == 1 and source.errors == 0
+    d = pd.concat(records, ignore_index=True)
+    held = pd.Series(d["power_mw"].to_numpy(), index=d["ts_ns"].to_numpy())
+    held = held[~held.index.duplicated(keep="last")]
+    power = held.reindex(tel.ts_ns, method="ffill").fillna(0.0).to_numpy()
+    np.testing.assert_allclose(power, _power(tel, table), atol=1e-9)
+    partial = table[table["issued_at"] < issue]
+    assert np.abs(power - _power(tel, partial)).max() > 0.1
+
+
+def test_a_new_feed_file_without_a_site_is_skipped(tmp_path: Path) -> None:
+    from vpp.runtime.price_plans import PricePlans
+
+    table = published_forecasts(days=2, resolution="1h", sites=2, seed=1)
+    sites = sorted(table["site"].unique())
+    path = tmp_path / "feed.csv"
+    table.to_csv(path, index=False)
+    source = FeedFile(str(path), check_s=0.0)
+    plans = PricePlans(sites, 48, 3600.0, "site", source)
+    before = plans.published
+    table[table["site"] == sites[0]].to_csv(path, index=False)
+    plans.plans(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 0)), [])
+    assert plans.published is before and source.errors == 1
+    assert plans.describe()["published_forecasts"] == len(table)
+    with pytest.raises(ParameterError, match=sites[1]):
+        PricePlans(sites, 48, 3600.0, "fleet", source)

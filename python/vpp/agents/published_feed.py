@@ -19,13 +19,20 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from vpp.errors import InputFormatError, ParameterError
 
-__all__ = ["FEED_COLUMNS", "PublishedFeed", "read_feed"]
+__all__ = ["FEED_COLUMNS", "FeedFile", "PublishedFeed", "read_feed"]
+
+log = logging.getLogger("vpp.agents")
 
 _NS_PER_HOUR = 3_600_000_000_000
 #: Columns a feed file must have (``site`` too when it covers several sites).
@@ -153,3 +160,56 @@ class PublishedFeed:
         ok[ok] &= self._hour[pos[ok]] == h[ok]
         wind[ok], solar[ok] = self._wind[pos[ok]], self._solar[pos[ok]]
         return wind, solar
+
+
+class FeedFile:
+    """A feed file a long-running service re-reads when it changes.
+
+    Operators refresh the file as new forecasts are published (daily for
+    day-ahead ones); :meth:`current` looks at its modification time and size
+    at most every ``check_s`` seconds and reads it again when they changed.
+    A new version that cannot be read is logged and counted (``errors``) and
+    the previous table stays in use: bad input does not stop the service.
+
+    Args:
+        path: The .csv or .parquet file (see :func:`read_feed`).
+        check_s: Seconds between looks at the file.
+        clock: Monotonic seconds (a parameter so tests can step it).
+
+    Raises:
+        InputFormatError: The file cannot be read at start.
+    """
+
+    def __init__(
+        self, path: str, check_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.path = str(path)
+        self.check_s = float(check_s)
+        self._clock = clock
+        self._stamp = self._stat()
+        self.table = read_feed(self.path)
+        self.reloads = 0
+        self.errors = 0
+        self._next = clock() + self.check_s
+
+    def _stat(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return st.st_mtime_ns, st.st_size
+
+    def current(self) -> pd.DataFrame:
+        """The latest table read (re-read first if due and the file changed)."""
+        now = self._clock()
+        if now < self._next:
+            return self.table
+        self._next = now + self.check_s
+        try:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self.table = read_feed(self.path)
+                self._stamp = stamp
+                self.reloads += 1
+                log.info("published forecasts: read %s again (%d rows)", self.path, len(self.table))
+        except (OSError, InputFormatError) as exc:
+            self.errors += 1
+            log.warning("published forecasts: kept the previous table: %s", exc)
+        return self.table

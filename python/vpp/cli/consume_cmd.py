@@ -122,9 +122,10 @@ def _agent_processor(cfg, config):  # type: ignore[no-untyped-def]
                 "invalid parameter: agents.published_forecasts: 'twin' needs vpp run --twin; "
                 "vpp consume reads a file"
             )
-        from vpp.agents.published_feed import read_feed
+        from vpp.agents.published_feed import FeedFile
 
-        published = read_feed(cfg.agents.published_forecasts)
+        # One file for every partition's forecaster, re-read when it changes.
+        published = FeedFile(cfg.agents.published_forecasts)
 
     def new_processor() -> BatchProcessor:
         stage = AgentStage(cfg.battery, cfg.agents, sites=sites, published=published)

@@ -34,6 +34,7 @@ first 90 days.)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -44,10 +45,12 @@ import pandas as pd
 
 from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS
 from vpp.agents.live_price_forecast import LivePriceForecaster
-from vpp.agents.published_feed import PublishedFeed
+from vpp.agents.published_feed import FeedFile, PublishedFeed
 from vpp.errors import ParameterError
 from vpp.runtime.event_order import rows_by_code
 from vpp.runtime.fleet_signals import FleetSignals
+
+log = logging.getLogger("vpp.agents")
 
 __all__ = ["NEEDED_SIGNALS", "SCOPES", "Plan", "PricePlans", "chunks", "merge_decisions"]
 
@@ -85,9 +88,10 @@ class PricePlans:
         plan_step_s: The trader's plan step, s (the forecasts are hourly).
         scope: ``"fleet"`` (one forecaster on the fleet's totals) or ``"site"``.
         published: Published wind and solar forecasts (a table as
-            :func:`vpp.agents.published_feed.read_feed` returns) every
-            forecaster reads by issue time: the fleet's sites summed, or the
-            site's own.
+            :func:`vpp.agents.published_feed.read_feed` returns, or a
+            :class:`~vpp.agents.published_feed.FeedFile` re-read as it
+            changes) every forecaster reads by issue time: the fleet's sites
+            summed, or the site's own.
 
     Raises:
         ParameterError: A plan step other than an hour, an unknown scope, or
@@ -100,7 +104,7 @@ class PricePlans:
         horizon_h: int,
         plan_step_s: float,
         scope: str = "fleet",
-        published: pd.DataFrame | None = None,
+        published: pd.DataFrame | FeedFile | None = None,
     ) -> None:
         if scope not in SCOPES:
             raise ParameterError(
@@ -120,20 +124,41 @@ class PricePlans:
             s: LivePriceForecaster(horizon_h=self.horizon_h, max_history_days=HISTORY_DAYS)
             for s in names
         }
-        self.published = published
-        self.feeds: dict[str, PublishedFeed] = {}
-        if published is not None:
-            # Every site's forecasts must be there (named now, not mid-stream).
-            whole = PublishedFeed.from_frame(published, self.sites)
-            if scope == "site":
-                self.feeds = {s: PublishedFeed.from_frame(published, [s]) for s in names}
-            else:
-                self.feeds = {"@fleet": whole}
-        # The sites the fleet feed sums: as the fleet totals, those reporting.
-        self._fed_sites: tuple[int, ...] | None = None
-        self._attach_feeds()
         # Temperature (the last signal) is averaged over the sites, not summed.
         self.fleet_signals = FleetSignals(len(self.sites), len(_SIGNALS), (len(_SIGNALS) - 1,))
+        self._source = published if isinstance(published, FeedFile) else None
+        self.published = published.table if isinstance(published, FeedFile) else published
+        self.feeds: dict[str, PublishedFeed] = {}
+        # The sites the fleet feed sums: as the fleet totals, those reporting.
+        self._fed_sites: tuple[int, ...] | None = None
+        if self.published is not None:
+            # Every site's forecasts must be there (named now, not mid-stream).
+            PublishedFeed.from_frame(self.published, self.sites)
+            self._site_feeds()
+
+    def _site_feeds(self) -> None:
+        """Each site forecaster's own feed (the fleet's is summed per batch)."""
+        assert self.published is not None
+        if self.scope == "site":
+            self.feeds = {s: PublishedFeed.from_frame(self.published, [s]) for s in self.sites}
+        self._attach_feeds()
+
+    def _refresh(self) -> None:
+        """Take a new version of the feed file (one that lacks a site is
+        logged and skipped: the previous one stays)."""
+        if self._source is None:
+            return
+        table = self._source.current()
+        if table is self.published:
+            return
+        try:
+            PublishedFeed.from_frame(table, self.sites)
+        except ParameterError as exc:
+            self._source.errors += 1
+            log.warning("published forecasts: kept the previous table: %s", exc)
+            return
+        self.published, self._fed_sites = table, None
+        self._site_feeds()
 
     @staticmethod
     def check_signals(signals: Sequence[str]) -> None:
@@ -156,6 +181,7 @@ class PricePlans:
             values: (n, len(signals)) the batch's signal values.
             signals: Column names of ``values``.
         """
+        self._refresh()
         col = {s: j for j, s in enumerate(signals)}
         if self.scope == "fleet":
             return self._fleet_plans(ts_ns, site_idx, values, col)
