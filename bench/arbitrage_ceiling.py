@@ -1,5 +1,5 @@
-"""The ceiling of forecast-driven arbitrage on the twin: a trader that knows
-the wind's hidden state exactly.
+"""The ceiling of arbitrage driven by the data alone on the twin: a trader
+that knows the wind's hidden state now exactly but nothing of its future.
 
 Run ``python -m bench.arbitrage_ceiling [--seed 1]`` (about half a minute).
 Wind moves the twin's price most (see :mod:`bench.arbitrage_information`):
@@ -24,8 +24,10 @@ wind is the only uncertainty). Both use the same battery and hourly oracle.
 
 Measured (seeds 1 / 2): certainty-equivalent 72.6% / 73.6%, stochastic
 73.7% / 73.1%. A trader that must estimate the wind state, the model and
-the load and solar is below this, so on this twin the issue's 70% target sits
-within a few points of what any forecast-driven trader can reach.
+the load and solar is below this, so a trader learning only from the
+telemetry stays within a few points of the issue's 70% target. Published
+weather forecasts carry information about the wind's future that the state
+now does not, and take the trader past this ceiling (docs/arbitrage.md).
 """
 
 from __future__ import annotations

@@ -9,13 +9,10 @@ import pytest
 
 from vpp.agents import BatteryConfig
 from vpp.agents.backtest import arbitrage_backtest
-from vpp.agents.fundamental_forecast import (
-    REQUIRED_SIGNALS,
-    FundamentalPriceForecaster,
-    _score_time_constant,
-)
+from vpp.agents.fundamental_forecast import REQUIRED_SIGNALS, FundamentalPriceForecaster
 from vpp.agents.hour_profiles import temperature_sensitivity
 from vpp.agents.price_forecast import hourly_means
+from vpp.agents.wind_score import score_time_constant
 from vpp.errors import ParameterError
 from vpp.twin import generate
 from vpp.twin.params import LoadParams, WindParams
@@ -115,7 +112,7 @@ def test_the_learnt_physics_match_the_twins_parameters() -> None:
     # Heating: load rises as temperature falls, by about heating_per_c.
     assert -2.0 * LoadParams().heating_per_c < beta < -0.5 * LoadParams().heating_per_c
     w = df["wind_mw"].to_numpy()
-    tau_h = _score_time_constant(ts, w, np.sort(w), norm)
+    tau_h = score_time_constant(ts, w, np.sort(w), norm)
     assert 0.75 * WindParams().tau_h < tau_h < 1.35 * WindParams().tau_h
 
 

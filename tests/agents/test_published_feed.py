@@ -135,3 +135,27 @@ def test_a_feed_file_is_read_again_when_it_changes_and_kept_when_bad(tmp_path: P
     path.unlink()
     now[0] = 400.0
     assert source.current() is second and source.errors == 2
+
+
+def test_the_feed_error_is_learnt_from_irregular_events() -> None:
+    from scipy.stats import norm
+
+    from vpp.agents.wind_score import feed_error
+
+    # Wind as its own scores (a uniform grid of quantiles maps value z to z),
+    # a forecast off by an AR(1) error of mean 0.2, std 0.3 and tau 8 h,
+    # sampled at jittered 10-minute steps.
+    rng = np.random.default_rng(5)
+    n = 20_000
+    ts = np.cumsum(rng.integers(8, 13, n)) * 60_000_000_000
+    phi = np.exp(-np.diff(ts, prepend=ts[0]) / H / 8.0)
+    e = np.empty(n)
+    e[0] = rng.normal()
+    for i in range(1, n):
+        e[i] = phi[i] * e[i - 1] + np.sqrt(1 - phi[i] ** 2) * rng.normal()
+    truth = rng.normal(size=n)
+    hist = np.sort(norm.ppf((np.arange(50_000) + 0.5) / 50_000))
+    bias, std, tau = feed_error(ts, truth, truth - (0.2 + 0.3 * e), hist, norm)
+    assert bias == pytest.approx(0.2, abs=0.03)
+    assert std == pytest.approx(0.3, abs=0.03)
+    assert tau == pytest.approx(8.0, rel=0.25)

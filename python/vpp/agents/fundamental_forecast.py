@@ -36,13 +36,18 @@ price. At the first event of every hour this forecaster:
   hour over 14 days plus the first price's deviation fading over 12 h),
   with weight ``profile_weight``.
 
-Measured (one year of 1-minute twin data, the battery of
-``python -m vpp.agents.report``): capture 68.9% (seed 1) and 69.3%
-(seed 2) against 62.3% / 65.0% for the built-in profile forecaster (seeds
-3 and 4: 55.6% / 67.3% against 45.5% / 61.1%); the
-year's backtest takes about 12 s. ``python -m bench.arbitrage_ceiling``
+Given published wind and solar forecasts (``feed``, read by issue time),
+the wind's score is centred on the forecast's where it covers the hour,
+plus the forecast's error learnt from the history (mean, spread, time
+constant) and the error seen now fading; PV is the forecast's. Measured
+with the twin's day-ahead forecasts at their published accuracy: 87.5% /
+89.8% (seeds 1 / 2, docs/arbitrage.md). Without them (one year of
+1-minute twin data, the battery of ``python -m vpp.agents.report``):
+capture 68.9% (seed 1) and 69.3% (seed 2) against 62.3% / 65.0% for the
+built-in profile forecaster (seeds 3 and 4: 55.6% / 67.3% against 45.5% /
+61.1%); the year's backtest takes about 12 s. ``python -m bench.arbitrage_ceiling``
 puts the ceiling with the wind's hidden state and exact load and solar at
-73%.
+73% for a trader without published forecasts.
 
 Example:
     >>> from vpp.twin import generate
@@ -76,6 +81,7 @@ from vpp.agents.hour_profiles import (
 from vpp.agents.price_curve import PriceCurve, curve_features
 from vpp.agents.price_forecast import HourlyForecast, checked_series, hour_starts, hourly_means
 from vpp.agents.published_feed import PublishedFeed
+from vpp.agents.wind_score import feed_error, score, score_time_constant, scores
 from vpp.errors import ParameterError
 
 __all__ = ["REQUIRED_SIGNALS", "FundamentalPriceForecaster"]
@@ -335,11 +341,11 @@ class FundamentalPriceForecaster:
             recent_w, recent_t = hist.ev_wind[lo:hi], hist.ev_ts[lo:hi]
             keep = np.isfinite(recent_w)
             c.wind_hist = np.sort(recent_w[keep])
-            c.tau_w = _score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
+            c.tau_w = score_time_constant(recent_t[keep], recent_w[keep], c.wind_hist, norm)
             if hist.feed is not None:
                 ev_abs = hist.hour0 + hist.ev_hour[lo:hi][keep]
                 fw, _ = hist.feed.known(ev_abs * _NS_PER_HOUR, ev_abs)
-                c.feed_error = _feed_error(recent_t[keep], recent_w[keep], fw, c.wind_hist, norm)
+                c.feed_error = feed_error(recent_t[keep], recent_w[keep], fw, c.wind_hist, norm)
         if h % 24 == 0 or h == self.warmup_h:
             c.ci_mean = mean_clear_sky_index(sh, hist.envelope, r)
             c.beta = temperature_sensitivity(lh, th, hour0, r)
@@ -347,7 +353,7 @@ class FundamentalPriceForecaster:
             return None
         k = np.arange(self.horizon_h)
         tau_l, tau_s, tau_r = self.taus
-        z0 = _score(c.wind_hist, w0, norm)
+        z0 = score(c.wind_hist, w0, norm)
         rho = np.exp(-(k + 0.5) / c.tau_w)
         z = rho[:, None] * z0 + np.sqrt(1.0 - rho[:, None] ** 2) * _Z_NODES[None, :]
         target = r + k
@@ -391,49 +397,6 @@ class FundamentalPriceForecaster:
         return np.asarray((1.0 - w) * row + w * np.nan_to_num(anchor))
 
 
-def _score(sorted_hist: np.ndarray, value: float, norm) -> float:  # type: ignore[no-untyped-def]
-    """Gaussian score of ``value`` under the empirical distribution; on an
-    atom (many equal values, e.g. 0 or rated power) the normal's mean there."""
-    return float(_scores(sorted_hist, np.array([value]), norm)[0])
-
-
-def _scores(sorted_hist: np.ndarray, values: np.ndarray, norm) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """:func:`_score` of each of ``values``."""
-    lo = np.searchsorted(sorted_hist, values, side="left") / sorted_hist.size
-    hi = np.searchsorted(sorted_hist, values, side="right") / sorted_hist.size
-    a, b = norm.ppf(np.clip(lo, 1e-6, 1 - 1e-6)), norm.ppf(np.clip(hi, 1e-6, 1 - 1e-6))
-    atom = b - a > 0.05
-    mass = np.maximum(norm.cdf(b) - norm.cdf(a), 1e-12)
-    return np.where(atom, (norm.pdf(a) - norm.pdf(b)) / mass, 0.5 * (a + b))
-
-
-def _feed_error(  # type: ignore[no-untyped-def]
-    ts: np.ndarray, wind: np.ndarray, feed_wind: np.ndarray, sorted_hist: np.ndarray, norm
-) -> tuple[float, float, float] | None:
-    """Mean, standard deviation and time constant (hours) of the published
-    wind forecast's error in the wind score, from events with a forecast for
-    their hour (None when fewer than two days of them).
-
-    The time constant comes from the error's autocorrelation one hour apart
-    (``exp(-1 h / tau)`` for an AR(1) error); 12 h when it cannot tell.
-    """
-    ok = np.isfinite(feed_wind)
-    if ok.sum() < 48:
-        return None
-    t, e = ts[ok], _scores(sorted_hist, wind[ok], norm) - _scores(sorted_hist, feed_wind[ok], norm)
-    bias, std = float(e.mean()), float(e.std())
-    if not std > 1e-6:
-        return bias, 1e-6, 12.0
-    later = np.searchsorted(t, t + _NS_PER_HOUR)
-    pair = later < t.size
-    pair[pair] &= t[later[pair]] == t[pair] + _NS_PER_HOUR
-    if pair.sum() < 24:
-        return bias, std, 12.0
-    d0, d1 = e[pair] - bias, e[later[pair]] - bias
-    rho = min(max(float(np.mean(d0 * d1)) / std**2, 0.05), 0.999)
-    return bias, std, -1.0 / math.log(rho)
-
-
 def _with_feed(  # type: ignore[no-untyped-def]
     z: np.ndarray, feed: PublishedFeed, abs_hour: int, z0: float, c: Carry, norm, k: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -452,39 +415,12 @@ def _with_feed(  # type: ignore[no-untyped-def]
     if not covered.any():
         return z, solar
     w_now, _ = feed.known(now_ns, np.array([abs_hour]))
-    e0 = z0 - float(_scores(c.wind_hist, w_now, norm)[0]) if np.isfinite(w_now[0]) else bias
+    e0 = z0 - float(scores(c.wind_hist, w_now, norm)[0]) if np.isfinite(w_now[0]) else bias
     rho = np.exp(-(k + 0.5) / tau)
-    centre = _scores(c.wind_hist, np.nan_to_num(wind), norm) + bias + (e0 - bias) * rho
+    centre = scores(c.wind_hist, np.nan_to_num(wind), norm) + bias + (e0 - bias) * rho
     spread = std * np.sqrt(1.0 - rho**2)
     fed = centre[:, None] + spread[:, None] * _Z_NODES[None, :]
     return np.where(covered[:, None], fed, z), solar
-
-
-def _score_time_constant(ts: np.ndarray, wind: np.ndarray, sorted_hist: np.ndarray, norm) -> float:  # type: ignore[no-untyped-def]
-    """Hours over which the wind score reverts, from the mean squared step of
-    the score between events at the most common spacing: for a unit-variance
-    Ornstein-Uhlenbeck score ``E[(z' - z)^2] = 2 (1 - exp(-dt / tau))``.
-
-    Only steps between two interior values count (on an atom the score is
-    unknown); at short spacings that selection barely biases the step. 10 h
-    when the history cannot tell.
-    """
-    if ts.size < 48:
-        return 10.0
-    n = sorted_hist.size
-    lo = np.searchsorted(sorted_hist, wind, side="left")
-    hi = np.searchsorted(sorted_hist, wind, side="right")
-    # An atom is a value shared by more than 0.5% of the events.
-    inner = (hi - lo <= max(1, n // 200)) & (lo > 0) & (hi < n)
-    z = norm.ppf(np.clip((lo + hi) / (2.0 * n), 1e-6, 1 - 1e-6))
-    dt = np.diff(ts)
-    step = int(np.median(dt))
-    pair = inner[1:] & inner[:-1] & (dt == step)
-    if pair.sum() < 24:
-        return 10.0
-    m2 = float(np.mean((z[1:][pair] - z[:-1][pair]) ** 2))
-    rho = min(max(1.0 - 0.5 * m2, 0.05), 0.99999)
-    return -(step / _NS_PER_HOUR) / math.log(rho)
 
 
 def _signal(signals: Mapping[str, npt.ArrayLike], name: str, shape: tuple[int, ...]) -> np.ndarray:
