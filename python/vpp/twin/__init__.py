@@ -39,6 +39,9 @@ APIs:
 * :class:`GridTwin` — closed loop: ``reset()``, ``step(battery_power_mw)``
   (positive = discharge into the grid, raising the frequency), ``done``,
   ``time_ns``, ``frequency_trace``, ``run(controller)``.
+* :func:`published_forecasts` — the day-ahead wind and solar forecasts the
+  area's operator publishes for a run (:mod:`vpp.twin.forecast_feed`,
+  accuracy in :class:`FeedParams`).
 * :func:`rocof_hz_per_s`, :func:`nadir_hz`, :func:`frequency_response` —
   event metrics.
 
@@ -53,8 +56,10 @@ from vpp.twin.analysis import FrequencyResponse, frequency_response, nadir_hz, r
 from vpp.twin.batch import TwinResult, generate, simulate
 from vpp.twin.closed_loop import GridTwin, TwinObservation
 from vpp.twin.config import TwinConfig, parse_resolution_s
+from vpp.twin.forecast_feed import published_forecasts
 from vpp.twin.frequency import FrequencyModel
 from vpp.twin.params import (
+    FeedParams,
     LoadParams,
     PriceParams,
     SiteConfig,
@@ -64,6 +69,7 @@ from vpp.twin.params import (
 )
 
 __all__ = [
+    "FeedParams",
     "FrequencyModel",
     "FrequencyResponse",
     "GridTwin",
@@ -80,6 +86,7 @@ __all__ = [
     "generate",
     "nadir_hz",
     "parse_resolution_s",
+    "published_forecasts",
     "rocof_hz_per_s",
     "simulate",
 ]
