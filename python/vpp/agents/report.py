@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the fundamental forecaster reads the twin's day-ahead wind and solar forecasts",
     )
     a = ap.parse_args(argv)
-    report = year_report(a.days, a.seed, a.price_forecaster, a.history_days, a.published_forecasts)
+    feed = FeedParams() if a.published_forecasts else None
+    report = year_report(a.days, a.seed, a.price_forecaster, a.history_days, feed)
     print(json.dumps(report, indent=2))
     return 0
 
