@@ -76,3 +76,16 @@ def test_same_seed_same_feed_and_the_telemetry_does_not_depend_on_it() -> None:
 def test_bad_feed_parameters_are_named(params: FeedParams, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         published_forecasts(days=1, resolution="1h", params=params)
+
+
+def test_a_timing_error_shows_the_weather_of_another_hour() -> None:
+    kw = {"days": 20, "resolution": "15min", "sites": 1, "seed": 3}
+    truth = _hourly_truth(generate(**kw))
+
+    def rmse(std_h: float) -> float:
+        fp = FeedParams(wind_error_std=0.0, solar_error_std=0.0, timing_error_std_h=std_h)
+        feed = published_forecasts(params=fp, **kw).set_index(["valid_at", "site"])
+        return float(np.sqrt(np.mean((feed.loc[truth.index, "wind_mw"] - truth["wind_mw"]) ** 2)))
+
+    small, large = rmse(0.5), rmse(4.0)
+    assert rmse(0.0) < 1e-6 < small < large

@@ -71,6 +71,7 @@ def published_forecasts(
     states = np.random.default_rng([cfg.seed, _FEED_SALT]).standard_normal((2, m))
     phi_w = math.exp(-1.0 / fp.wind_error_tau_h)
     phi_s = math.exp(-1.0 / fp.solar_error_tau_h)
+    shifts = _Shifts(eng, fp, cfg.seed)
     frames = []
     for day in range(eng.n_days):
         blk = eng.block(day)
@@ -78,12 +79,13 @@ def published_forecasts(
         e_wind = _hourly_error(rng, phi_w, states[0], cfg.wind.site_correlation, m)
         e_cloud = _hourly_error(rng, phi_s, states[1], cfg.solar.site_correlation, m)
         hour = (blk.ts_ns - blk.ts_ns[0]) // _NS_PER_HOUR
+        wind_z, cloud_z = shifts.scores(day, blk, hour)
         grid = sig.TimeGrid(blk.ts_ns, eng.lat, eng.lon, cfg.weather.coldest_day_of_year)
         wind = sig.wind_mw(
-            grid, eng.wind_cap_mw, cfg.wind, blk.wind_score + fp.wind_error_std * e_wind[hour]
+            grid, eng.wind_cap_mw, cfg.wind, wind_z + fp.wind_error_std * e_wind[hour]
         )
         solar = sig.solar_mw(
-            grid, eng.solar_cap_mw, cfg.solar, blk.cloud_score + fp.solar_error_std * e_cloud[hour]
+            grid, eng.solar_cap_mw, cfg.solar, cloud_z + fp.solar_error_std * e_cloud[hour]
         )
         counts = np.bincount(hour, minlength=24)[:, None]
         wind_h = np.stack([np.bincount(hour, w, minlength=24) for w in wind.T], axis=1) / counts
@@ -103,12 +105,60 @@ def published_forecasts(
     })  # fmt: skip
 
 
+class _Shifts:
+    """The weather a forecast shows: the true scores, or with a timing error
+    those of a shifted time (one AR(1) shift in hours for the area).
+
+    A shifted time can fall on the day before or after, so the previous and
+    next day's scores are kept (the next is generated one day ahead by a
+    second engine, so the main one stays sequential).
+    """
+
+    def __init__(self, eng: TwinEngine, fp: FeedParams, seed: int) -> None:
+        self.fp, self.seed = fp, seed
+        self.on = fp.timing_error_std_h > 0
+        self.spd = eng.steps_per_day
+        self.steps_per_hour = 3_600 / eng.resolution_s
+        self.phi = math.exp(-1.0 / fp.timing_error_tau_h)
+        self.state = np.random.default_rng([seed, _FEED_SALT, 1]).standard_normal(1)
+        self.ahead = TwinEngine(eng.cfg) if self.on else None
+        self.n_days = eng.n_days
+        self.prev: tuple[np.ndarray, np.ndarray] | None = None
+
+    def scores(self, day: int, blk: Any, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.on:
+            return blk.wind_score, blk.cloud_score
+        assert self.ahead is not None
+        cur = (blk.wind_score, blk.cloud_score)
+        if day + 1 < self.n_days:
+            if day == 0:
+                self.ahead.block(0)
+            nxt_blk = self.ahead.block(day + 1)
+            nxt = (nxt_blk.wind_score, nxt_blk.cloud_score)
+        else:
+            nxt = cur  # past the horizon: clipped to the last day below
+        prev = self.prev if self.prev is not None else cur
+        self.prev = cur
+        rng = np.random.default_rng([self.seed, _FEED_SALT, day, 1])
+        delta_h = (
+            self.fp.timing_error_std_h
+            * ar1_filter(rng.standard_normal((24, 1)), self.phi, self.state)[:, 0]
+        )
+        i = np.arange(hour.size) + self.spd + np.rint(delta_h[hour] * self.steps_per_hour)
+        hi = 2 * self.spd - 1 if nxt is cur else 3 * self.spd - 1
+        lo = self.spd if prev is cur else 0
+        i = np.clip(i.astype(np.int64), lo, hi)
+        wind = np.concatenate([prev[0], cur[0], nxt[0]])[i]
+        cloud = np.concatenate([prev[1], cur[1], nxt[1]])[i]
+        return wind, cloud
+
+
 def _check(fp: FeedParams) -> None:
-    for name in ("wind_error_std", "solar_error_std"):
+    for name in ("wind_error_std", "solar_error_std", "timing_error_std_h"):
         v = getattr(fp, name)
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"invalid parameter: {name}: must be >= 0, got {v}")
-    for name in ("wind_error_tau_h", "solar_error_tau_h"):
+    for name in ("wind_error_tau_h", "solar_error_tau_h", "timing_error_tau_h"):
         v = getattr(fp, name)
         if not (math.isfinite(v) and v > 0):
             raise ValueError(f"invalid parameter: {name}: must be > 0, got {v}")

@@ -268,6 +268,12 @@ class FeedParams:
             last as long as the weather systems they misplace.
         solar_error_std: standard deviation of the error in the cloud score.
         solar_error_tau_h: its time constant (hours).
+        timing_error_std_h: standard deviation (hours) of a timing error:
+            the forecast shows the weather of a shifted time, as when a
+            front is forecast to arrive early or late (one shift for the
+            area, AR(1) over hours). 0 (the default) for none; a study knob
+            (``python -m bench.arbitrage_feed --timing``), not calibrated.
+        timing_error_tau_h: its time constant (hours).
     """
 
     issue_hour_utc: float = 17.0
@@ -275,3 +281,5 @@ class FeedParams:
     wind_error_tau_h: float = 12.0
     solar_error_std: float = 0.46
     solar_error_tau_h: float = 6.0
+    timing_error_std_h: float = 0.0
+    timing_error_tau_h: float = 12.0
