@@ -52,6 +52,10 @@ def test_a_fleet_feed_sums_the_sites_and_names_what_is_missing(tmp_path: Path) -
     np.testing.assert_allclose(solar, by_hour["solar_mw"].to_numpy())
     one = PublishedFeed.from_frame(table, sites[:1]).known(hours[0] * H, hours)[0]
     assert (one < wind).any()
+    split = PublishedFeed.per_site(table, sites)
+    for s in sites:
+        own = PublishedFeed.from_frame(table, [s]).known(hours[0] * H, hours)
+        np.testing.assert_array_equal(split[s].known(hours[0] * H, hours), own)
     with pytest.raises(ParameterError, match="nowhere"):
         PublishedFeed.from_frame(table, ["nowhere"])
     with pytest.raises(ParameterError, match="solar_mw"):

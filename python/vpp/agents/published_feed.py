@@ -122,14 +122,7 @@ class PublishedFeed:
         Raises:
             ParameterError: A column missing or a site asked for but absent.
         """
-        missing = [c for c in FEED_COLUMNS if c not in df.columns]
-        if missing:
-            raise ParameterError(f"invalid parameter: feed: missing columns {missing}")
-        if sites is not None and "site" in df.columns:
-            absent = sorted(set(sites) - set(df["site"].astype(str)))
-            if absent:
-                raise ParameterError(f"invalid parameter: feed: no forecasts for sites {absent}")
-            df = df[df["site"].astype(str).isin(sites)]
+        df = cls.rows_of(df, sites)
         issued, valid = (
             pd.to_datetime(df[c], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
             for c in ("issued_at", "valid_at")
@@ -141,6 +134,37 @@ class PublishedFeed:
         )  # fmt: skip
         idx = totals.index
         return cls(idx.get_level_values(0), idx.get_level_values(1), totals["w"], totals["s"])
+
+    @staticmethod
+    def rows_of(df: pd.DataFrame, sites: list[str] | None = None) -> pd.DataFrame:
+        """The rows of ``sites`` (all when None or without a ``site`` column).
+
+        Raises:
+            ParameterError: A column missing or a site asked for but absent.
+        """
+        missing = [c for c in FEED_COLUMNS if c not in df.columns]
+        if missing:
+            raise ParameterError(f"invalid parameter: feed: missing columns {missing}")
+        if sites is None or "site" not in df.columns:
+            return df
+        names = df["site"].astype(str)
+        absent = sorted(set(sites) - set(names))
+        if absent:
+            raise ParameterError(f"invalid parameter: feed: no forecasts for sites {absent}")
+        return df[names.isin(sites)]
+
+    @classmethod
+    def per_site(cls, df: pd.DataFrame, sites: list[str]) -> dict[str, PublishedFeed]:
+        """One feed per site of ``sites``, splitting the table once.
+
+        Raises:
+            ParameterError: A column missing or a site absent.
+        """
+        df = cls.rows_of(df, sites)
+        if "site" not in df.columns:
+            return {s: cls.from_frame(df) for s in sites}
+        groups = dict(iter(df.groupby(df["site"].astype(str), sort=False)))
+        return {s: cls.from_frame(groups[s]) for s in sites}
 
     def __len__(self) -> int:
         return int(self._key.size)

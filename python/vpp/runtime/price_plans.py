@@ -133,14 +133,14 @@ class PricePlans:
         self._fed_sites: tuple[int, ...] | None = None
         if self.published is not None:
             # Every site's forecasts must be there (named now, not mid-stream).
-            PublishedFeed.from_frame(self.published, self.sites)
+            PublishedFeed.rows_of(self.published, self.sites)
             self._site_feeds()
 
     def _site_feeds(self) -> None:
         """Each site forecaster's own feed (the fleet's is summed per batch)."""
         assert self.published is not None
         if self.scope == "site":
-            self.feeds = {s: PublishedFeed.from_frame(self.published, [s]) for s in self.sites}
+            self.feeds = PublishedFeed.per_site(self.published, self.sites)
         self._attach_feeds()
 
     def _refresh(self) -> None:
@@ -152,7 +152,7 @@ class PricePlans:
         if table is self.published:
             return
         try:
-            PublishedFeed.from_frame(table, self.sites)
+            PublishedFeed.rows_of(table, self.sites)
         except ParameterError as exc:
             self._source.errors += 1
             log.warning("published forecasts: kept the previous table: %s", exc)
