@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from tests.runtime.helpers import held_power
 
 from vpp import twin
 from vpp.agents.oracle import OracleLimits, oracle_dp
@@ -40,14 +41,6 @@ from vpp.runtime.agent_stage import AgentStage
 from vpp.runtime.processor import BatchProcessor
 
 BATTERY = BatterySettings(units_per_site=1, power_mw=1.0, energy_mwh=2.0)
-
-
-def _site_power(dispatch: pd.DataFrame, site: str, ts_ns: np.ndarray) -> np.ndarray:
-    """A site's power at each timestamp, each dispatch record held until the next."""
-    mine = dispatch[dispatch["site"] == site]
-    held = pd.Series(mine["power_mw"].to_numpy(), index=mine["ts_ns"].to_numpy())
-    held = held[~held.index.duplicated(keep="last")]
-    return held.reindex(ts_ns, method="ffill").fillna(0.0).to_numpy()
 
 
 def study(
@@ -79,7 +72,7 @@ def study(
         seconds = time.perf_counter() - t0
         captures = []
         for site in tel.site_ids():
-            p = _site_power(dispatch, site, ts)[: hours * 60].reshape(hours, 60)
+            p = held_power(dispatch, ts, site)[: hours * 60].reshape(hours, 60)
             energy_mwh = p.mean(axis=1)  # one-minute steps: the hour's mean power
             wear = battery.degradation_cost_per_mwh * float(np.abs(p).mean(axis=1).sum())
             captures.append((float(np.sum(hourly * energy_mwh)) - wear) / optimum)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.runtime.helpers import dispatch_of, held_power
 from vpp import twin
 from vpp.agents import fleet_from_settings
 from vpp.agents.backtest import _run_hourly
@@ -41,23 +42,14 @@ def _processor(tel: Telemetry, model: str | None = "default") -> BatchProcessor:
     return BatchProcessor.for_signals(tel.signals, model=model, agents=stage)
 
 
-def _power(proc: BatchProcessor, tel: Telemetry, size: int, stop: int | None = None):
+def _power(new, tel: Telemetry, size: int, stop: int | None = None):  # type: ignore[no-untyped-def]
     """Each event's fleet power from the dispatch records (held until the next)."""
-    records = []
-    for i, batch in enumerate(tel.batches(size)):
-        if stop is not None and i == stop:
-            blob = proc.snapshot()
-            proc = _processor(tel, model=None if proc.forecaster is None else "default")
-            proc.restore(blob)
-        records.append(proc.process(batch).dispatch)
-    d = pd.concat(records, ignore_index=True)
-    held = pd.Series(d["power_mw"].to_numpy(), index=d["ts_ns"].to_numpy())
-    held = held[~held.index.duplicated(keep="last")]
-    return held.reindex(tel.ts_ns, method="ffill").fillna(0.0).to_numpy(), proc
+    d, proc = dispatch_of(new, tel, size, stop)
+    return held_power(d, tel.ts_ns), proc
 
 
 def test_live_trader_dispatches_as_the_backtest(frame: pd.DataFrame, tel: Telemetry) -> None:
-    power, proc = _power(_processor(tel), tel, size=1000)
+    power, proc = _power(lambda: _processor(tel), tel, size=1000)
     setup = fleet_from_settings(BATTERY, AGENTS, tel.site_ids(), default_dt_s=60.0)
     ts = tel.ts_ns
     want, _ = _run_hourly(
@@ -83,19 +75,21 @@ def test_live_trader_dispatches_as_the_backtest(frame: pd.DataFrame, tel: Teleme
     # Before the warm-up ends the trader is on its built-in forecaster, after
     # it on the fundamental one.
     stage = AgentStage(BATTERY, AgentSettings(), sites=tel.site_ids(), default_dt_s=60.0)
-    profile, _ = _power(BatchProcessor.for_signals(tel.signals, agents=stage), tel, size=1000)
+    profile, _ = _power(
+        lambda: BatchProcessor.for_signals(tel.signals, agents=stage), tel, size=1000
+    )
     warm = ts < ts[0] + 7 * 86_400e9
     np.testing.assert_allclose(power[warm], profile[warm], atol=1e-9)
     assert np.abs(power[~warm] - profile[~warm]).max() > 0.1
 
 
 def test_both_agent_paths_and_a_restart_give_the_same_dispatch(tel: Telemetry) -> None:
-    attached, _ = _power(_processor(tel), tel, size=1000)
-    alone, proc = _power(_processor(tel, model=None), tel, size=1700)
+    attached, _ = _power(lambda: _processor(tel), tel, size=1000)
+    alone, proc = _power(lambda: _processor(tel, model=None), tel, size=1700)
     assert proc.agents is not None and not proc.agents.attached
     np.testing.assert_allclose(alone, attached, atol=1e-9)
     # Checkpoint after the warm-up, mid-stream: the restored service trades on.
-    restarted, _ = _power(_processor(tel), tel, size=1000, stop=11)
+    restarted, _ = _power(lambda: _processor(tel), tel, size=1000, stop=11)
     np.testing.assert_allclose(restarted, attached, atol=1e-9)
 
 
@@ -200,14 +194,7 @@ def test_fleet_scope_on_both_agent_paths_and_across_a_restart() -> None:
             stage = AgentStage(BATTERY, settings, sites=three.site_ids(), default_dt_s=60.0)
             return BatchProcessor.for_signals(three.signals, model=model, agents=stage)
 
-        proc, out = new(), []
-        for i, batch in enumerate(three.batches(size)):
-            if i == stop:
-                blob = proc.snapshot()
-                proc = new()
-                proc.restore(blob)
-            out.append(proc.process(batch).dispatch)
-        d = pd.concat(out, ignore_index=True)
+        d, proc = dispatch_of(new, three, size, stop)
         assert proc.describe()["agents"]["price_forecaster"]["forecasts"] > 0
         return d.sort_values(["site", "ts_ns"], kind="stable").reset_index(drop=True)
 
@@ -231,10 +218,7 @@ def test_a_sites_live_fleet_dispatch_equals_the_backtest_on_fleet_totals() -> No
     d = pd.concat([proc.process(b).dispatch for b in three.batches(1000)], ignore_index=True)
     site = three.sites == "site_00"
     ts = three.ts_ns[site]
-    mine = d[d["site"] == "site_00"]
-    held = pd.Series(mine["power_mw"].to_numpy(), index=mine["ts_ns"].to_numpy())
-    held = held[~held.index.duplicated(keep="last")]
-    live = held.reindex(ts, method="ffill").fillna(0.0).to_numpy()
+    live = held_power(d, ts, "site_00")
 
     values = np.column_stack([three.column(k) for k in SIGNALS])
     totals = fleet_totals_at(three.ts_ns, three.sites, values, ts, (3,))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.runtime.helpers import dispatch_of, held_power
 from vpp import twin
 from vpp.agents import fleet_from_settings
 from vpp.agents.backtest import _run_hourly
@@ -45,17 +46,7 @@ def _power(tel: Telemetry, table: pd.DataFrame | None, stop: int | None = None) 
         stage = AgentStage(BATTERY, AGENTS, sites=tel.site_ids(), published=table)
         return BatchProcessor.for_signals(tel.signals, model="default", agents=stage)
 
-    proc, records = processor(), []
-    for i, batch in enumerate(tel.batches(1000)):
-        if i == stop:
-            blob = proc.snapshot()
-            proc = processor()
-            proc.restore(blob)
-        records.append(proc.process(batch).dispatch)
-    d = pd.concat(records, ignore_index=True)
-    held = pd.Series(d["power_mw"].to_numpy(), index=d["ts_ns"].to_numpy())
-    held = held[~held.index.duplicated(keep="last")]
-    return held.reindex(tel.ts_ns, method="ffill").fillna(0.0).to_numpy()
+    return held_power(dispatch_of(processor, tel, 1000, stop)[0], tel.ts_ns)
 
 
 def test_live_trader_with_a_feed_dispatches_as_the_backtest(
@@ -138,10 +129,7 @@ def test_a_refreshed_feed_file_trades_as_the_whole_table(
             table.to_csv(path, index=False)
         records.append(proc.process(batch).dispatch)
     assert source.reloads == 1 and source.errors == 0
-    d = pd.concat(records, ignore_index=True)
-    held = pd.Series(d["power_mw"].to_numpy(), index=d["ts_ns"].to_numpy())
-    held = held[~held.index.duplicated(keep="last")]
-    power = held.reindex(tel.ts_ns, method="ffill").fillna(0.0).to_numpy()
+    power = held_power(pd.concat(records, ignore_index=True), tel.ts_ns)
     np.testing.assert_allclose(power, _power(tel, table), atol=1e-9)
     partial = table[table["issued_at"] < issue]
     assert np.abs(power - _power(tel, partial)).max() > 0.1

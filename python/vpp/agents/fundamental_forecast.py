@@ -414,10 +414,11 @@ def _with_feed(  # type: ignore[no-untyped-def]
     covered = np.isfinite(wind)
     if not covered.any():
         return z, solar
-    w_now, _ = feed.known(now_ns, np.array([abs_hour]))
-    e0 = z0 - float(scores(c.wind_hist, w_now, norm)[0]) if np.isfinite(w_now[0]) else bias
+    z_fc = scores(c.wind_hist, np.nan_to_num(wind), norm)
+    # Lead 0 is this hour: the wind now against its forecast is the error seen.
+    e0 = z0 - float(z_fc[0]) if covered[0] else bias
     rho = np.exp(-(k + 0.5) / tau)
-    centre = scores(c.wind_hist, np.nan_to_num(wind), norm) + bias + (e0 - bias) * rho
+    centre = z_fc + bias + (e0 - bias) * rho
     spread = std * np.sqrt(1.0 - rho**2)
     fed = centre[:, None] + spread[:, None] * _Z_NODES[None, :]
     return np.where(covered[:, None], fed, z), solar
